@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* Softmax and log-softmax JVP/VJP against the double oracle, every ISA. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+enum op { SOFTMAX_JVP, SOFTMAX_VJP, LOG_SOFTMAX_JVP, LOG_SOFTMAX_VJP, N_OPS };
+static const char *const op_names[] = {"softmax_jvp", "softmax_vjp",
+                                       "log_softmax_jvp", "log_softmax_vjp"};
+
+static smx_status call(enum op op, size_t rows, size_t cols, const float *y,
+                       size_t ldy, const float *v, size_t ldv, float *out,
+                       size_t ldo)
+{
+    switch (op) {
+    case SOFTMAX_JVP:
+        return smx_softmax_jvp_f32(rows, cols, y, ldy, v, ldv, out, ldo);
+    case SOFTMAX_VJP:
+        return smx_softmax_vjp_f32(rows, cols, y, ldy, v, ldv, out, ldo);
+    case LOG_SOFTMAX_JVP:
+        return smx_log_softmax_jvp_f32(rows, cols, y, ldy, v, ldv, out, ldo);
+    default:
+        return smx_log_softmax_vjp_f32(rows, cols, y, ldy, v, ldv, out, ldo);
+    }
+}
+
+/* The oracle for one row, straight from the definitions in the header,
+ * with each element's bar from the absolute values of its terms. */
+static void oracle_row(enum op op, size_t n, const float *y, const float *v,
+                       double *out, double *bar)
+{
+    double acc = 0.0, acc_abs = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double w = (op == SOFTMAX_JVP || op == SOFTMAX_VJP) ? y[i]
+                         : op == LOG_SOFTMAX_JVP ? exp((double)y[i])
+                                                 : 1.0;
+        acc += w * v[i];
+        acc_abs += fabs(w * v[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        switch (op) {
+        case SOFTMAX_JVP:
+        case SOFTMAX_VJP: /* y (v - <y, v>) */
+            out[i] = (double)y[i] * ((double)v[i] - acc);
+            bar[i] = bar_terms(fabs((double)y[i] * v[i]) +
+                               fabs((double)y[i]) * acc_abs);
+            break;
+        case LOG_SOFTMAX_JVP: /* v - <exp(y), v> */
+            out[i] = (double)v[i] - acc;
+            bar[i] = bar_terms(fabs((double)v[i]) + acc_abs);
+            break;
+        default: /* g - exp(y) sum(g) */
+            out[i] = (double)v[i] - exp((double)y[i]) * acc;
+            bar[i] = bar_terms(fabs((double)v[i]) + exp((double)y[i]) * acc_abs);
+            break;
+        }
+    }
+}
+
+/* y: a real forward output (probabilities or log-probabilities) of random
+ * logits, so the test exercises what backprop really passes. */
+static void make_inputs(rng *g, enum op op, size_t rows, size_t cols,
+                        size_t ld, float *y, float *v)
+{
+    for (size_t r = 0; r < rows; r++)
+        fill_normal(g, y + r * ld, cols, 3.0);
+    if (op == LOG_SOFTMAX_JVP || op == LOG_SOFTMAX_VJP)
+        ck_assert_int_eq(smx_log_softmax_f32(rows, cols, y, ld, y, ld), SMX_OK);
+    else
+        ck_assert_int_eq(smx_softmax_f32(rows, cols, y, ld, y, ld), SMX_OK);
+    for (size_t r = 0; r < rows; r++)
+        fill_normal(g, v + r * ld, cols, 1.0);
+}
+
+/* where: 0 separate output, 1 out == y, 2 out == v */
+static void check_op(enum op op, size_t rows, size_t cols, const float *y,
+                     const float *v, size_t ld, size_t ldo, int where)
+{
+    float *yc = dup_floats(y, rows * ld), *vc = dup_floats(v, rows * ld);
+    float *out = where == 1 ? yc : where == 2 ? vc : alloc_sentinel(rows * ldo);
+    if (where)
+        ldo = ld;
+    double *ref = malloc((cols + 1) * sizeof *ref);
+    double *bar = malloc((cols + 1) * sizeof *bar);
+    ck_assert(ref && bar);
+    ck_assert_int_eq(call(op, rows, cols, yc, ld, vc, ld, out, ldo), SMX_OK);
+    for (size_t r = 0; r < rows; r++) {
+        oracle_row(op, cols, y + r * ld, v + r * ld, ref, bar);
+        for (size_t c = 0; c < cols; c++)
+            expect_close(out[r * ldo + c], ref[c], bar[c], op_names[op], r, c);
+    }
+    if (!where) {
+        expect_padding_intact(out, rows, cols, ldo, op_names[op]);
+        free(out);
+    }
+    free(yc);
+    free(vc);
+    free(ref);
+    free(bar);
+}
+
+START_TEST(lengths_strides_in_place)
+{
+    tests_use_isa(_i);
+    rng g = {2024};
+    static const size_t big[] = {1000, 4097, 32000, 128256};
+    for (size_t k = 0; k <= 70 + 4; k++) {
+        const size_t cols = k <= 70 ? k : big[k - 71];
+        const size_t rows = cols > 10000 ? 2 : 3, ld = cols + 3;
+        float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
+        for (int op = 0; op < N_OPS; op++) {
+            make_inputs(&g, (enum op)op, rows, cols, ld, y, v);
+            for (int where = 0; where < 3; where++)
+                check_op((enum op)op, rows, cols, y, v, ld, cols + 5, where);
+        }
+        free(y);
+        free(v);
+    }
+}
+END_TEST
+
+/* Arbitrary y (not a forward output), including zeros, -inf log-probs and
+ * a NaN, which must make its row NaN and leave other rows alone. */
+START_TEST(arbitrary_and_special_inputs)
+{
+    tests_use_isa(_i);
+    rng g = {55};
+    for (size_t cols = 1; cols <= 67; cols += 3) {
+        const size_t rows = 3, ld = cols;
+        float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
+        for (int op = 0; op < N_OPS; op++) {
+            fill_normal(&g, y, rows * ld, 2.0);
+            fill_normal(&g, v, rows * ld, 2.0);
+            y[ld + cols / 2] = op >= LOG_SOFTMAX_JVP ? -INFINITY : 0.0f;
+            check_op((enum op)op, rows, cols, y, v, ld, ld, 0);
+            v[ld + cols - 1] = NAN;
+            check_op((enum op)op, rows, cols, y, v, ld, ld, 0);
+        }
+        free(y);
+        free(v);
+    }
+}
+END_TEST
+
+/* J(y) is symmetric: the VJP equals the JVP, bit for bit, and
+ * <J u, w> == <u, J w>. */
+START_TEST(softmax_jacobian_symmetric)
+{
+    tests_use_isa(_i);
+    rng g = {8};
+    for (size_t n = 1; n <= 200; n += 11) {
+        float *y = alloc_sentinel(n), *u = alloc_sentinel(n),
+              *w = alloc_sentinel(n), *ju = alloc_sentinel(n),
+              *jw = alloc_sentinel(n), *vu = alloc_sentinel(n);
+        make_inputs(&g, SOFTMAX_JVP, 1, n, n, y, u);
+        fill_normal(&g, w, n, 1.0);
+        ck_assert_int_eq(smx_softmax_jvp_f32(1, n, y, n, u, n, ju, n), SMX_OK);
+        ck_assert_int_eq(smx_softmax_vjp_f32(1, n, y, n, u, n, vu, n), SMX_OK);
+        ck_assert_int_eq(smx_softmax_jvp_f32(1, n, y, n, w, n, jw, n), SMX_OK);
+        /* Each J-product element i is within its bar, the terms
+         * |y_i x_i| + y_i sum_j |y_j x_j|; the dot products inherit it. */
+        double a = 0, b = 0, su = 0, sw = 0, tol = 0;
+        for (size_t i = 0; i < n; i++) {
+            su += fabs((double)y[i] * u[i]);
+            sw += fabs((double)y[i] * w[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(ju[i] == vu[i]);
+            a += (double)ju[i] * w[i];
+            b += (double)u[i] * jw[i];
+            tol += fabs((double)w[i]) * bar_terms(fabs((double)y[i] * u[i]) + y[i] * su) +
+                   fabs((double)u[i]) * bar_terms(fabs((double)y[i] * w[i]) + y[i] * sw);
+        }
+        ck_assert_msg(fabs(a - b) <= tol, "<Ju,w> %a != <u,Jw> %a (tol %g)",
+                      a, b, tol);
+        free(y);
+        free(u);
+        free(w);
+        free(ju);
+        free(jw);
+        free(vu);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("backward");
+    TCase *tc = tcase_create("backward");
+    tcase_set_timeout(tc, 600);
+    ADD_ISA_TEST(tc, lengths_strides_in_place);
+    ADD_ISA_TEST(tc, arbitrary_and_special_inputs);
+    ADD_ISA_TEST(tc, softmax_jacobian_symmetric);
+    suite_add_tcase(s, tc);
+    return tests_run(s);
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/* Fused cross-entropy, class and soft targets, against the double oracle. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+static const smx_ce_opts option_sets[] = {
+    SMX_CE_OPTS_DEFAULT,
+    {-100, 0.1f, 1.0f},
+    {-100, 1.0f, 1.0f},  /* only the uniform part: the target term is 0 */
+    {2, 0.0f, 0.25f},    /* ignore_index may be a real class */
+    {-1, 0.3f, -3.0f},
+};
+#define N_OPTS (sizeof option_sets / sizeof option_sets[0])
+
+/* outputs: bit 0 loss, bit 1 grad; in_place writes grad over the logits. */
+static void check_class(size_t rows, size_t cols, const float *z, size_t ldz,
+                        const int32_t *t, const smx_ce_opts *o, int outputs,
+                        int in_place)
+{
+    const size_t ldg = in_place ? ldz : cols + 2;
+    float *zc = dup_floats(z, rows * ldz);
+    float *loss = (outputs & 1) ? alloc_sentinel(rows + 1) : NULL;
+    float *grad = !(outputs & 2) ? NULL : in_place ? zc
+                                                   : alloc_sentinel(rows * ldg);
+    double *ref = malloc(cols * sizeof *ref), *bar = malloc(cols * sizeof *bar);
+    ck_assert(ref && bar);
+    ck_assert_int_eq(
+        smx_cross_entropy_f32(rows, cols, zc, ldz, t, o, loss, grad, ldg),
+        SMX_OK);
+    for (size_t r = 0; r < rows; r++) {
+        double lb, l = 0.0;
+        if (t[r] == o->ignore_index) {
+            for (size_t c = 0; c < cols; c++)
+                ref[c] = 0.0, bar[c] = 0.0;
+            lb = 0.0;
+        } else {
+            l = oracle_xent_row(cols, z + r * ldz, t[r], o->label_smoothing,
+                                o->grad_scale, ref, bar, &lb);
+        }
+        if (loss)
+            expect_close(loss[r], l, lb, "cross_entropy loss", r, 0);
+        for (size_t c = 0; grad && c < cols; c++)
+            expect_close(grad[r * ldg + c], ref[c], bar[c],
+                         "cross_entropy grad", r, c);
+    }
+    if (loss)
+        ck_assert(is_sentinel(loss[rows]));
+    if (grad && !in_place)
+        expect_padding_intact(grad, rows, cols, ldg, "cross_entropy grad");
+    if (!in_place)
+        free(grad);
+    free(loss);
+    free(zc);
+    free(ref);
+    free(bar);
+}
+
+static void check_soft(size_t rows, size_t cols, const float *z,
+                       const float *p, size_t ld, const smx_ce_opts *o,
+                       int outputs, int in_place)
+{
+    const size_t ldg = in_place ? ld : cols + 1;
+    float *zc = dup_floats(z, rows * ld), *pc = dup_floats(p, rows * ld);
+    float *loss = (outputs & 1) ? alloc_sentinel(rows + 1) : NULL;
+    float *grad = !(outputs & 2) ? NULL
+                  : in_place == 1 ? zc
+                  : in_place == 2 ? pc
+                                  : alloc_sentinel(rows * ldg);
+    double *ref = malloc(cols * sizeof *ref), *bar = malloc(cols * sizeof *bar);
+    ck_assert(ref && bar);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(rows, cols, zc, ld, pc, ld, o,
+                                                loss, grad, ldg),
+                     SMX_OK);
+    for (size_t r = 0; r < rows; r++) {
+        double lb;
+        const double l = oracle_xent_soft_row(cols, z + r * ld, p + r * ld,
+                                              o->label_smoothing,
+                                              o->grad_scale, ref, bar, &lb);
+        if (loss)
+            expect_close(loss[r], l, lb, "cross_entropy_soft loss", r, 0);
+        for (size_t c = 0; grad && c < cols; c++)
+            expect_close(grad[r * ldg + c], ref[c], bar[c],
+                         "cross_entropy_soft grad", r, c);
+    }
+    if (grad && !in_place) {
+        expect_padding_intact(grad, rows, cols, ldg, "cross_entropy_soft grad");
+        free(grad);
+    }
+    free(loss);
+    free(zc);
+    free(pc);
+    free(ref);
+    free(bar);
+}
+
+static void random_targets(rng *g, int32_t *t, size_t rows, size_t cols,
+                           int32_t ignore_index)
+{
+    for (size_t r = 0; r < rows; r++)
+        t[r] = (r % 4 == 3) ? ignore_index
+                            : (int32_t)(rng_next(g) % (uint64_t)cols);
+}
+
+/* Soft targets: a softmax of random logits, with exact zeros sprinkled in. */
+static void random_probs(rng *g, float *p, size_t rows, size_t cols,
+                         size_t ld)
+{
+    for (size_t r = 0; r < rows; r++)
+        fill_normal(g, p + r * ld, cols, 2.0);
+    ck_assert_int_eq(smx_softmax_f32(rows, cols, p, ld, p, ld), SMX_OK);
+    for (size_t i = 0; i < rows * ld; i += 5)
+        p[i] = 0.0f;
+}
+
+START_TEST(class_targets)
+{
+    tests_use_isa(_i);
+    rng g = {11};
+    static const size_t big[] = {1000, 4097, 32000};
+    for (size_t k = 1; k <= 70 + 3; k++) {
+        const size_t cols = k <= 70 ? k : big[k - 71], rows = 5, ld = cols + 1;
+        float *z = alloc_sentinel(rows * ld);
+        int32_t t[5];
+        for (size_t r = 0; r < rows; r++)
+            fill_normal(&g, z + r * ld, cols, 3.0);
+        for (size_t o = 0; o < N_OPTS; o++) {
+            random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
+            for (int outputs = 1; outputs <= 3; outputs++)
+                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
+            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+        }
+        free(z);
+    }
+}
+END_TEST
+
+START_TEST(soft_targets)
+{
+    tests_use_isa(_i);
+    rng g = {12};
+    static const size_t big[] = {1000, 4097, 32000};
+    for (size_t k = 1; k <= 70 + 3; k++) {
+        const size_t cols = k <= 70 ? k : big[k - 71], rows = 3, ld = cols + 2;
+        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+        for (size_t r = 0; r < rows; r++)
+            fill_normal(&g, z + r * ld, cols, 3.0);
+        random_probs(&g, p, rows, cols, ld);
+        for (size_t o = 0; o < N_OPTS; o++) {
+            for (int outputs = 1; outputs <= 3; outputs++)
+                check_soft(rows, cols, z, p, ld, &option_sets[o], outputs, 0);
+            check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
+            check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 2);
+        }
+        free(z);
+        free(p);
+    }
+}
+END_TEST
+
+/* Rows with -inf masks, +inf, NaN, at the target and elsewhere. */
+START_TEST(special_rows)
+{
+    tests_use_isa(_i);
+    rng g = {13};
+    static const float specials[] = {-INFINITY, INFINITY, NAN};
+    for (size_t cols = 1; cols <= 40; cols += 3) {
+        const size_t rows = 3, ld = cols;
+        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+        for (size_t s = 0; s < 3; s++) {
+            for (size_t at = 0; at < cols; at += 1 + cols / 3) {
+                fill_normal(&g, z, rows * ld, 3.0);
+                random_probs(&g, p, rows, cols, ld);
+                z[ld + at] = specials[s];
+                p[ld + at] = 0.0f; /* q == 0 at a -inf logit: a 0 term */
+                const int32_t t[3] = {0, (int32_t)at, (int32_t)(cols - 1)};
+                const int32_t t_off[3] = {0, (int32_t)((at + 1) % cols), 0};
+                for (size_t o = 0; o < N_OPTS; o++) {
+                    check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
+                    check_class(rows, cols, z, ld, t_off, &option_sets[o], 3, 0);
+                    check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
+                }
+            }
+            /* A fully masked row. */
+            for (size_t c = 0; c < cols; c++)
+                z[ld + c] = -INFINITY;
+            const int32_t t[3] = {0, 0, 0};
+            check_class(rows, cols, z, ld, t, &option_sets[0], 3, 0);
+            check_soft(rows, cols, z, p, ld, &option_sets[1], 3, 0);
+        }
+        free(z);
+        free(p);
+    }
+}
+END_TEST
+
+/* A -inf logit where the target mass is 0 gives a finite loss (no 0*inf),
+ * and the gradient without smoothing is softmax - onehot. */
+START_TEST(zero_mass_terms_and_consistency)
+{
+    tests_use_isa(_i);
+    float z[4] = {-INFINITY, 1.0f, 2.0f, 0.5f}, p[4] = {0.0f, 0.25f, 0.75f, 0};
+    float loss = 0, grad[4];
+    ck_assert_int_eq(
+        smx_cross_entropy_soft_f32(1, 4, z, 4, p, 4, NULL, &loss, grad, 4),
+        SMX_OK);
+    ck_assert_msg(isfinite(loss) && loss > 0, "loss %g", (double)loss);
+    ck_assert(grad[0] == 0.0f);
+
+    /* Class targets == one-hot soft targets; grad == softmax - onehot. */
+    rng g = {14};
+    for (size_t n = 1; n <= 130; n += 9) {
+        float *zz = alloc_sentinel(n), *oh = alloc_sentinel(n),
+              *g1 = alloc_sentinel(n), *g2 = alloc_sentinel(n),
+              *sm = alloc_sentinel(n);
+        fill_normal(&g, zz, n, 3.0);
+        const int32_t t = (int32_t)(rng_next(&g) % n);
+        for (size_t i = 0; i < n; i++)
+            oh[i] = (size_t)t == i ? 1.0f : 0.0f;
+        float l1, l2;
+        ck_assert_int_eq(smx_cross_entropy_f32(1, n, zz, n, &t, NULL, &l1, g1, n),
+                         SMX_OK);
+        ck_assert_int_eq(
+            smx_cross_entropy_soft_f32(1, n, zz, n, oh, n, NULL, &l2, g2, n),
+            SMX_OK);
+        ck_assert_int_eq(smx_softmax_f32(1, n, zz, n, sm, n), SMX_OK);
+        ck_assert_msg(fabsf(l1 - l2) <= 0x1p-19f * (1.0f + fabsf(l1)),
+                      "class loss %a vs one-hot soft loss %a", (double)l1,
+                      (double)l2);
+        for (size_t i = 0; i < n; i++) {
+            const float want = sm[i] - oh[i];
+            ck_assert_msg(fabsf(g1[i] - want) <= 0x1p-19f,
+                          "grad %a vs softmax - onehot %a", (double)g1[i],
+                          (double)want);
+            ck_assert_msg(fabsf(g1[i] - g2[i]) <= 0x1p-19f,
+                          "class grad %a vs soft grad %a", (double)g1[i],
+                          (double)g2[i]);
+        }
+        free(zz);
+        free(oh);
+        free(g1);
+        free(g2);
+        free(sm);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cross_entropy");
+    TCase *tc = tcase_create("cross_entropy");
+    tcase_set_timeout(tc, 600);
+    ADD_ISA_TEST(tc, class_targets);
+    ADD_ISA_TEST(tc, soft_targets);
+    ADD_ISA_TEST(tc, special_rows);
+    ADD_ISA_TEST(tc, zero_mass_terms_and_consistency);
+    suite_add_tcase(s, tc);
+    return tests_run(s);
+}
