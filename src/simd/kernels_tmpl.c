@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every operation, written once against the vector vocabulary of a
+ * vec_<isa>.h header, which the including file (kernels_<isa>.c) provides.
+ *
+ * Structure:
+ * - Rows are processed in blocks of BLOCK elements. Sums are taken in float
+ *   within a block (at most BLOCK / (4 VLEN) terms per lane) and added up in
+ *   double across blocks, which keeps the accuracy bar for rows of 2^20 and
+ *   more, where a running float sum would not.
+ * - Row statistics (max M and S = sum exp(x - M)) come from one pass over
+ *   memory, "online" by block: each block's max is taken while the block is
+ *   in L1, S is rescaled when M grows, then the block's exps are summed.
+ * - Softmax of rows that fit in cache stores exp(x - M) during the sum and
+ *   scales it afterwards (one exp per element); longer rows recompute the
+ *   exp in the output pass instead (two reads of x, one write of y, rather
+ *   than two reads and two writes).
+ * - A row whose maximum is NaN or infinite is handed to the scalar reference,
+ *   which defines those limits; a NaN elsewhere shows up as a NaN sum, and
+ *   the row's results are NaN.
+ */
+#include <math.h>
+
+#include "../kernels.h"
+#include "../scalar/scalar.h"
+#include "exp.h"
+
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+
+#define BLOCK 2048                 /* elements; 8 KiB stays in L1 */
+#define SHORT_ROW ((size_t)1 << 16) /* softmax: store-then-scale up to this */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* ---- building blocks ---------------------------------------------------- */
+
+static float block_max(const float *x, size_t n)
+{
+    vf m0 = vset1(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    size_t i = 0;
+    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        m0 = vmax(m0, vload(x + i));
+        m1 = vmax(m1, vload(x + i + VLEN));
+        m2 = vmax(m2, vload(x + i + 2 * VLEN));
+        m3 = vmax(m3, vload(x + i + 3 * VLEN));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        m0 = vmax(m0, vload(x + i));
+    if (i < n)
+        m1 = vmax(m1, vload_part(x + i, n - i, -INFINITY));
+    return vhmax(vmax(vmax(m0, m1), vmax(m2, m3)));
+}
+
+/* sum of x over n <= BLOCK elements */
+static float block_sum(const float *x, size_t n)
+{
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        s0 = vadd(s0, vload(x + i));
+        s1 = vadd(s1, vload(x + i + VLEN));
+        s2 = vadd(s2, vload(x + i + 2 * VLEN));
+        s3 = vadd(s3, vload(x + i + 3 * VLEN));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        s0 = vadd(s0, vload(x + i));
+    if (i < n)
+        s1 = vadd(s1, vload_part(x + i, n - i, 0.0f));
+    return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+}
+
+static double row_sum(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK)
+        s += block_sum(x + b, n - b < BLOCK ? n - b : BLOCK);
+    return s;
+}
+
+/* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
+ * is NULL. Inlined with constant arguments, so each use is specialized. */
+static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
+                                         float *y, vf (*expfn)(vf))
+{
+    const vf vm = vset1(m);
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        const vf e0 = expfn(vsub(vload(x + i), vm));
+        const vf e1 = expfn(vsub(vload(x + i + VLEN), vm));
+        const vf e2 = expfn(vsub(vload(x + i + 2 * VLEN), vm));
+        const vf e3 = expfn(vsub(vload(x + i + 3 * VLEN), vm));
+        if (y) {
+            vstore(y + i, e0);
+            vstore(y + i + VLEN, e1);
+            vstore(y + i + 2 * VLEN, e2);
+            vstore(y + i + 3 * VLEN, e3);
+        }
+        s0 = vadd(s0, e0);
+        s1 = vadd(s1, e1);
+        s2 = vadd(s2, e2);
+        s3 = vadd(s3, e3);
+    }
+    for (; i + VLEN <= n; i += VLEN) {
+        const vf e = expfn(vsub(vload(x + i), vm));
+        if (y)
+            vstore(y + i, e);
+        s0 = vadd(s0, e);
+    }
+    if (i < n) { /* -inf fill: exp gives 0 there */
+        const vf e = expfn(vsub(vload_part(x + i, n - i, -INFINITY), vm));
+        if (y)
+            vstore_part(y + i, e, n - i);
+        s1 = vadd(s1, e);
+    }
+    return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+}
+
+/* Row statistics in one pass over memory. Returns 0 (and leaves *max_out
+ * NaN or infinite) when the row's maximum is not finite, for the scalar
+ * reference to handle. *sum_out is NaN when the row holds a NaN. */
+static int row_stats(const float *x, size_t n, float *max_out,
+                     double *sum_out)
+{
+    float m = -INFINITY;
+    double s = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        const float bm = block_max(x + b, len);
+        if (bm == -INFINITY)
+            continue; /* a fully masked block adds nothing */
+        if (!isfinite(bm)) {
+            *max_out = bm;
+            return 0;
+        }
+        if (bm > m) {
+            s *= exp((double)m - (double)bm); /* exp(-inf) = 0 at first */
+            m = bm;
+        }
+        s += block_exp_sum(x + b, len, m, NULL, exp_nonpos);
+    }
+    *max_out = m;
+    *sum_out = s;
+    return m != -INFINITY;
+}
+
+static void fill(float *y, size_t n, float v)
+{
+    const vf vv = vset1(v);
+    size_t i = 0;
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(y + i, vv);
+    if (i < n)
+        vstore_part(y + i, vv, n - i);
+}
+
+/* y = a * y */
+static void scale(float *y, size_t n, float a)
+{
+    const vf va = vset1(a);
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        vstore(y + i, vmul(vload(y + i), va));
+        vstore(y + i + VLEN, vmul(vload(y + i + VLEN), va));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(y + i, vmul(vload(y + i), va));
+    if (i < n)
+        vstore_part(y + i, vmul(vload_part(y + i, n - i, 0.0f), va), n - i);
+}
+
+/* ---- softmax, log-softmax, logsumexp -------------------------------------- */
+
+/* Softmax of a row that fits in cache: max, exp-store-sum, scale. */
+static void softmax_row_short(size_t n, const float *x, float *y,
+                              vf (*expfn)(vf))
+{
+    const float m = block_max(x, n);
+    if (!isfinite(m)) {
+        smx_softmax_row_scalar(n, x, y);
+        return;
+    }
+    double s = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        s += block_exp_sum(x + b, len, m, y + b, expfn);
+    }
+    if (isnan(s))
+        fill(y, n, NAN);
+    else
+        scale(y, n, (float)(1.0 / s));
+}
+
+/* Long rows: one statistics pass, then y = exp(x - M) / S. */
+static void softmax_row_long(size_t n, const float *x, float *y)
+{
+    float m;
+    double s;
+    if (!row_stats(x, n, &m, &s)) {
+        smx_softmax_row_scalar(n, x, y);
+        return;
+    }
+    if (isnan(s)) {
+        fill(y, n, NAN);
+        return;
+    }
+    const vf vm = vset1(m), inv = vset1((float)(1.0 / s));
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        vstore(y + i, vmul(exp_nonpos(vsub(vload(x + i), vm)), inv));
+        vstore(y + i + VLEN,
+               vmul(exp_nonpos(vsub(vload(x + i + VLEN), vm)), inv));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(y + i, vmul(exp_nonpos(vsub(vload(x + i), vm)), inv));
+    if (i < n) {
+        const vf e = exp_nonpos(vsub(vload_part(x + i, n - i, -INFINITY), vm));
+        vstore_part(y + i, vmul(e, inv), n - i);
+    }
+}
+
+static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
+                    float *y, size_t ldy)
+{
+    for (size_t r = 0; r < rows; r++) {
+        if (cols <= SHORT_ROW)
+            softmax_row_short(cols, x + r * ldx, y + r * ldy, exp_nonpos);
+        else
+            softmax_row_long(cols, x + r * ldx, y + r * ldy);
+    }
+}
+
+/* The same structure with SLEEF's exp: a bench case that keeps the choice
+ * of the inline exp measured. Not in the kernel table. */
+void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
+                                     const float *x, size_t ldx, float *y,
+                                     size_t ldy);
+void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
+                                     const float *x, size_t ldx, float *y,
+                                     size_t ldy)
+{
+    for (size_t r = 0; r < rows; r++)
+        softmax_row_short(cols, x + r * ldx, y + r * ldy, vexp_sleef);
+}
+
+/* y = (x - M) - log S: two roundings, so |d| large and |y| small stays
+ * accurate, which x - (M + log S) would not. */
+static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
+                        float *y, size_t ldy)
+{
+    for (size_t r = 0; r < rows; r++, x += ldx, y += ldy) {
+        float m;
+        double s;
+        if (!row_stats(x, cols, &m, &s)) {
+            smx_log_softmax_row_scalar(cols, x, y);
+            continue;
+        }
+        if (isnan(s)) {
+            fill(y, cols, NAN);
+            continue;
+        }
+        const vf vm = vset1(m), vl = vset1((float)log(s));
+        size_t i = 0;
+        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
+            vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
+            vstore(y + i + VLEN, vsub(vsub(vload(x + i + VLEN), vm), vl));
+        }
+        for (; i + VLEN <= cols; i += VLEN)
+            vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
+        if (i < cols)
+            vstore_part(y + i,
+                        vsub(vsub(vload_part(x + i, cols - i, 0.0f), vm), vl),
+                        cols - i);
+    }
+}
+
+static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
+                      float *lse)
+{
+    for (size_t r = 0; r < rows; r++, x += ldx) {
+        float m;
+        double s;
+        lse[r] = row_stats(x, cols, &m, &s)
+                     ? (float)((double)m + log(s)) /* NaN sum: NaN */
+                     : smx_logsumexp_row_scalar(cols, x);
+    }
+}
+
+/* ---- JVPs and VJPs ---------------------------------------------------------- */
+
+/* sum of w(y) * v over n <= BLOCK elements, w = identity or exp */
+static ALWAYS_INLINE float block_dot(const float *y, const float *v,
+                                     size_t n, int exp_of_y)
+{
+    vf s0 = vzero(), s1 = s0;
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        vf a0 = vload(y + i), a1 = vload(y + i + VLEN);
+        if (exp_of_y) {
+            a0 = exp_any(a0);
+            a1 = exp_any(a1);
+        }
+        s0 = vfma(a0, vload(v + i), s0);
+        s1 = vfma(a1, vload(v + i + VLEN), s1);
+    }
+    for (; i + VLEN <= n; i += VLEN) {
+        const vf a = vload(y + i);
+        s0 = vfma(exp_of_y ? exp_any(a) : a, vload(v + i), s0);
+    }
+    if (i < n) { /* fill so that padding lanes give w * 0 = 0 */
+        const vf a = vload_part(y + i, n - i, exp_of_y ? -INFINITY : 0.0f);
+        s1 = vfma(exp_of_y ? exp_any(a) : a, vload_part(v + i, n - i, 0.0f),
+                  s1);
+    }
+    return vhsum(vadd(s0, s1));
+}
+
+static ALWAYS_INLINE double row_dot(const float *y, const float *v, size_t n,
+                                    int exp_of_y)
+{
+    double s = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK)
+        s += block_dot(y + b, v + b, n - b < BLOCK ? n - b : BLOCK, exp_of_y);
+    return s;
+}
+
+/* out = y * (v - <y, v>) */
+static void softmax_jvp(size_t rows, size_t cols, const float *y, size_t ldy,
+                        const float *v, size_t ldv, float *out, size_t ldo)
+{
+    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
+        const vf dot = vset1((float)row_dot(y, v, cols, 0));
+        size_t i = 0;
+        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
+            const vf a0 = vmul(vload(y + i), vsub(vload(v + i), dot));
+            const vf a1 = vmul(vload(y + i + VLEN),
+                               vsub(vload(v + i + VLEN), dot));
+            vstore(out + i, a0);
+            vstore(out + i + VLEN, a1);
+        }
+        for (; i + VLEN <= cols; i += VLEN)
+            vstore(out + i, vmul(vload(y + i), vsub(vload(v + i), dot)));
+        if (i < cols) {
+            const size_t t = cols - i;
+            vstore_part(out + i,
+                        vmul(vload_part(y + i, t, 0.0f),
+                             vsub(vload_part(v + i, t, 0.0f), dot)),
+                        t);
+        }
+    }
+}
+
+/* out = v - <exp(y), v> */
+static void log_softmax_jvp(size_t rows, size_t cols, const float *y,
+                            size_t ldy, const float *v, size_t ldv,
+                            float *out, size_t ldo)
+{
+    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
+        const vf dot = vset1((float)row_dot(y, v, cols, 1));
+        size_t i = 0;
+        for (; i + VLEN <= cols; i += VLEN)
+            vstore(out + i, vsub(vload(v + i), dot));
+        if (i < cols)
+            vstore_part(out + i, vsub(vload_part(v + i, cols - i, 0.0f), dot),
+                        cols - i);
+    }
+}
+
+/* out = g - exp(y) * sum(g) */
+static void log_softmax_vjp(size_t rows, size_t cols, const float *y,
+                            size_t ldy, const float *g, size_t ldg,
+                            float *out, size_t ldo)
+{
+    for (size_t r = 0; r < rows; r++, y += ldy, g += ldg, out += ldo) {
+        const vf neg_sum = vset1((float)-row_sum(g, cols));
+        size_t i = 0;
+        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
+            const vf a0 = vfma(exp_any(vload(y + i)), neg_sum, vload(g + i));
+            const vf a1 = vfma(exp_any(vload(y + i + VLEN)), neg_sum,
+                               vload(g + i + VLEN));
+            vstore(out + i, a0);
+            vstore(out + i + VLEN, a1);
+        }
+        for (; i + VLEN <= cols; i += VLEN)
+            vstore(out + i, vfma(exp_any(vload(y + i)), neg_sum, vload(g + i)));
+        if (i < cols) {
+            const size_t t = cols - i;
+            vstore_part(out + i,
+                        vfma(exp_any(vload_part(y + i, t, 0.0f)), neg_sum,
+                             vload_part(g + i, t, 0.0f)),
+                        t);
+        }
+    }
+}
+
+/* ---- cross-entropy -------------------------------------------------------- */
+
+/* grad = a * exp(z - m) + b, where a and b fold 1/S, grad_scale and the
+ * uniform part of the target; the caller fixes the target element. */
+static void write_grad(const float *z, size_t n, float m, float a, float b,
+                       float *grad)
+{
+    const vf vm = vset1(m), va = vset1(a), vb = vset1(b);
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        const vf g0 = vfma(exp_nonpos(vsub(vload(z + i), vm)), va, vb);
+        const vf g1 = vfma(exp_nonpos(vsub(vload(z + i + VLEN), vm)), va, vb);
+        vstore(grad + i, g0);
+        vstore(grad + i + VLEN, g1);
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(grad + i, vfma(exp_nonpos(vsub(vload(z + i), vm)), va, vb));
+    if (i < n) {
+        const vf e = exp_nonpos(vsub(vload_part(z + i, n - i, -INFINITY), vm));
+        vstore_part(grad + i, vfma(e, va, vb), n - i);
+    }
+}
+
+/* Reads the logits once for max, sum and the target logit (plus their sum
+ * when smoothing), once more to write the gradient, in place or not. */
+static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
+                 const int32_t *targets, const smx_xent_params *prm,
+                 float *loss, float *grad, size_t ldg)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    for (size_t r = 0; r < rows; r++, z += ldz) {
+        float *g = grad ? grad + r * ldg : NULL;
+        const int32_t t = targets[r];
+        if (t == prm->ignore_index) {
+            if (loss)
+                loss[r] = 0.0f;
+            if (g)
+                fill(g, cols, 0.0f);
+            continue;
+        }
+        float m;
+        double s;
+        if (!row_stats(z, cols, &m, &s)) {
+            const float l = smx_xent_row_scalar(cols, z, t, prm, g);
+            if (loss)
+                loss[r] = l;
+            continue;
+        }
+        if (isnan(s)) {
+            if (loss)
+                loss[r] = NAN;
+            if (g)
+                fill(g, cols, NAN);
+            continue;
+        }
+        const double zt = z[t], lse = (double)m + log(s);
+        double l = 0.0;
+        if (keep != 0.0)
+            l += keep * (lse - zt);
+        if (e != 0.0)
+            l += e * (lse - row_sum(z, cols) / (double)cols);
+        if (loss)
+            loss[r] = (float)l;
+        if (g) {
+            write_grad(z, cols, m, (float)(scale / s), (float)(-scale * spread),
+                       g);
+            /* p_t - 1 in double: no cancellation when p_t is near 1 */
+            g[t] = (float)(scale * (exp(zt - lse) - keep - spread));
+        }
+    }
+}
+
+/* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
+ * over n <= BLOCK elements; returns the block's loss. */
+static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
+                                          size_t n, float m, float log_s,
+                                          float keep, float spread, int smooth,
+                                          float a, float c, float *grad)
+{
+    const vf vm = vset1(m), vls = vset1(log_s), vkeep = vset1(keep);
+    const vf vspread = vset1(spread), va = vset1(a), vnc = vset1(-c);
+    vf acc = vzero();
+    size_t i = 0;
+    for (; i < n; i += VLEN) {
+        const size_t t = n - i < VLEN ? n - i : VLEN;
+        const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, m);
+        const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
+        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
+        const vf d = vsub(zv, vm);
+        vf term = vkeep_nonzero(q, vmul(q, vsub(vls, d)));
+        if (t < VLEN) /* padding lanes have q = spread: drop them */
+            term = vkeep_first(term, t);
+        acc = vadd(acc, term);
+        if (grad) {
+            const vf gv = vfma(exp_nonpos(d), va, vmul(q, vnc));
+            if (t == VLEN)
+                vstore(grad + i, gv);
+            else
+                vstore_part(grad + i, gv, t);
+        }
+    }
+    return vhsum(acc);
+}
+
+static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
+                      const float *p, size_t ldp, const smx_xent_params *prm,
+                      float *loss, float *grad, size_t ldg)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    for (size_t r = 0; r < rows; r++, z += ldz, p += ldp) {
+        float *g = grad ? grad + r * ldg : NULL;
+        float m;
+        double s;
+        if (!row_stats(z, cols, &m, &s)) {
+            const float l = smx_xent_soft_row_scalar(cols, z, p, prm, g);
+            if (loss)
+                loss[r] = l;
+            continue;
+        }
+        if (isnan(s)) {
+            if (loss)
+                loss[r] = NAN;
+            if (g)
+                fill(g, cols, NAN);
+            continue;
+        }
+        const double sum_p = row_sum(p, cols);
+        const double sum_q = e != 0.0 ? keep * sum_p + e : sum_p;
+        double l = 0.0;
+        for (size_t b = 0; b < cols; b += BLOCK) {
+            const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
+            l += xent_soft_block(z + b, p + b, len, m, (float)log(s),
+                                 (float)keep, (float)spread, e != 0.0,
+                                 (float)(scale * sum_q / s), (float)scale,
+                                 g ? g + b : NULL);
+        }
+        if (loss)
+            loss[r] = (float)l;
+    }
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+const smx_kernels CAT(smx_kernels, VEC_ISA) = {
+    .isa = VEC_ISA_ENUM,
+    .softmax = softmax,
+    .log_softmax = log_softmax,
+    .logsumexp = logsumexp,
+    .softmax_jvp = softmax_jvp,
+    .log_softmax_jvp = log_softmax_jvp,
+    .log_softmax_vjp = log_softmax_vjp,
+    .xent = xent,
+    .xent_soft = xent_soft,
+};

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vector vocabulary of src/simd/ kernels, for AVX2 + FMA: 8 floats,
+ * tails by vmaskmovps (masked-off lanes never fault), 2^n built in the
+ * exponent field.
+ */
+#ifndef SMX_VEC_AVX2_H
+#define SMX_VEC_AVX2_H
+
+#include <immintrin.h>
+#include <sleef.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VEC_ISA avx2
+#define VEC_ISA_ENUM SMX_ISA_AVX2
+#define VLEN 8
+
+typedef __m256 vf;
+
+static inline vf vzero(void) { return _mm256_setzero_ps(); }
+static inline vf vset1(float a) { return _mm256_set1_ps(a); }
+static inline vf vload(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vstore(float *p, vf v) { _mm256_storeu_ps(p, v); }
+
+/* A sliding window over 8 all-ones then 8 zeros: lanes [0, n) set. */
+static inline __m256i tail_mask(size_t n)
+{
+    static const int32_t window[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                       0,  0,  0,  0,  0,  0,  0,  0};
+    return _mm256_loadu_si256((const __m256i *)(window + 8 - n));
+}
+/* n < VLEN elements from p; the other lanes hold `fill`. */
+static inline vf vload_part(const float *p, size_t n, float fill)
+{
+    const __m256i m = tail_mask(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m),
+                            _mm256_castsi256_ps(m));
+}
+static inline void vstore_part(float *p, vf v, size_t n)
+{
+    _mm256_maskstore_ps(p, tail_mask(n), v);
+}
+
+static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+/* a * b + c, one rounding */
+static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+/* max/min: where either is NaN the result is b, so NaN in b propagates */
+static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
+/* round to the nearest integer, ties to even */
+static inline vf vround(vf a)
+{
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* t where q != 0 (or q is NaN), +0 where q == 0 */
+static inline vf vkeep_nonzero(vf q, vf t)
+{
+    return _mm256_and_ps(_mm256_cmp_ps(q, _mm256_setzero_ps(), _CMP_NEQ_UQ), t);
+}
+
+/* lanes [0, n) of v, +0 in the others */
+static inline vf vkeep_first(vf v, size_t n)
+{
+    return _mm256_and_ps(_mm256_castsi256_ps(tail_mask(n)), v);
+}
+
+static inline float vhsum(vf a)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+static inline float vhmax(vf a)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 2^n for integral n in [-126, 127], written into the exponent field. */
+static inline vf pow2i(__m256i n)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+}
+
+/* exp support. For x <= 0 the clamp keeps n >= -126, so 2^n is a normal
+ * float; inputs below the clamp (where exp(x) < FLT_MIN) give exactly +0.
+ * The general version splits 2^n = 2^(n/2) * 2^(n - n/2) so that n in
+ * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
+#define VEXP_LO (-87.33654f) /* ln(FLT_MIN) */
+#define VEXP_ANY_LO (-110.0f)
+#define VEXP_HI 89.0f
+static inline vf vscale_nonpos(vf p, vf n, vf x)
+{
+    const vf r = _mm256_mul_ps(p, pow2i(_mm256_cvtps_epi32(n)));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(VEXP_LO), _CMP_LT_OQ), r);
+}
+static inline vf vscale_any(vf p, vf n)
+{
+    const __m256i ni = _mm256_cvtps_epi32(n), half = _mm256_srai_epi32(ni, 1);
+    return _mm256_mul_ps(_mm256_mul_ps(p, pow2i(half)), pow2i(_mm256_sub_epi32(ni, half)));
+}
+
+/* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */
+static inline vf vexp_sleef(vf x) { return Sleef_expf8_u10avx2(x); }
+
+#endif /* SMX_VEC_AVX2_H */

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The inline exp of the SIMD kernels (src/simd/exp.h), measured in ulp
+ * against exp in double over EVERY float in [-87.33, 0] (normal results),
+ * plus its cut-offs and special values, for each ISA this CPU runs.
+ * SMX_EXP_STRIDE=k tests every k-th float instead (for slow emulators).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "exp_probe.h"
+
+#define MAX_ULP 1.1 /* the bound documented in src/simd/exp.h */
+#define CHUNK 4096
+
+typedef struct probe {
+    smx_isa isa;
+    exp_probe_fn fn;
+} probe;
+
+static const probe probes[] = {
+#if SMX_HAVE_AVX2
+    {SMX_ISA_AVX2, exp_probe_avx2},
+#endif
+#if SMX_HAVE_AVX512
+    {SMX_ISA_AVX512, exp_probe_avx512},
+#endif
+    {SMX_ISA_AUTO, NULL},
+};
+
+static float from_bits(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+/* Error of y in units in the last place of the float nearest exp(x). */
+static double ulp_error(float y, double ref)
+{
+    int e;
+    frexp(ref, &e);
+    return fabs((double)y - ref) / ldexp(1.0, e - 24);
+}
+
+/* Sweeps the bit patterns from `lo` down through `hi` (negative floats:
+ * larger bit pattern, more negative) and returns the worst ulp error. */
+static double sweep(exp_probe_fn fn, uint32_t from, uint32_t to, int any,
+                    uint32_t stride, float *worst_x)
+{
+    static float x[CHUNK], y[CHUNK];
+    double worst = 0.0;
+    uint64_t b = from;
+    while (b <= to) {
+        size_t n = 0;
+        for (; n < CHUNK && b <= to; n++, b += stride)
+            x[n] = from_bits((uint32_t)b);
+        for (size_t k = n; k < CHUNK; k++)
+            x[k] = -1.0f; /* pad the last chunk */
+        fn(x, y, CHUNK, any);
+        for (size_t k = 0; k < n; k++) {
+            const double err = ulp_error(y[k], exp((double)x[k]));
+            if (!(err <= worst)) { /* also catches NaN */
+                worst = err;
+                *worst_x = x[k];
+            }
+        }
+    }
+    return worst;
+}
+
+static uint32_t stride_from_env(void)
+{
+    const char *s = getenv("SMX_EXP_STRIDE");
+    const long v = s ? strtol(s, NULL, 10) : 1;
+    return v > 0 ? (uint32_t)v : 1;
+}
+
+START_TEST(exp_ulp_all_floats)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa))
+        return;
+    const uint32_t stride = stride_from_env();
+    const uint32_t neg_zero = 0x80000000u;
+    uint32_t lo_bits; /* -87.33 (exp = FLT_MIN) as bits */
+    const float lo = -87.3365f;
+    memcpy(&lo_bits, &lo, sizeof lo_bits);
+    float wx = 0.0f;
+    const double worst = sweep(pr->fn, neg_zero, lo_bits, 0, stride, &wx);
+    printf("exp_nonpos [%s]: max %.3f ulp over [-87.3365, 0] (stride %u), at %a\n",
+           smx_isa_name(pr->isa), worst, stride, (double)wx);
+    ck_assert_msg(worst <= MAX_ULP, "exp_nonpos [%s]: %.3f ulp at %a",
+                  smx_isa_name(pr->isa), worst, (double)wx);
+
+    /* exp_any on positive arguments up to ln(FLT_MAX), strided. */
+    uint32_t hi_bits;
+    const float hi = 88.72f;
+    memcpy(&hi_bits, &hi, sizeof hi_bits);
+    const double worst_pos = sweep(pr->fn, 0u, hi_bits, 1, stride * 7, &wx);
+    printf("exp_any    [%s]: max %.3f ulp over [0, 88.72] (stride %u)\n",
+           smx_isa_name(pr->isa), worst_pos, stride * 7);
+    ck_assert_msg(worst_pos <= MAX_ULP, "exp_any [%s]: %.3f ulp at %a",
+                  smx_isa_name(pr->isa), worst_pos, (double)wx);
+}
+END_TEST
+
+START_TEST(exp_special_values)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa))
+        return;
+    float x[64], y[64];
+    static const float specials[] = {-INFINITY, -1000.0f, -104.0f, -87.34f,
+                                     -0.0f, 0.0f, NAN, 88.8f, INFINITY, 1e30f};
+    for (int any = 0; any < 2; any++) {
+        for (size_t i = 0; i < 64; i++)
+            x[i] = specials[i % (any ? 10 : 6)];
+        x[63] = NAN;
+        pr->fn(x, y, 64, any);
+        for (size_t i = 0; i < 64; i++) {
+            const double ref = exp((double)x[i]);
+            if (isnan(x[i]))
+                ck_assert(isnan(y[i]));
+            else if (ref < FLT_MIN) /* flushed or subnormal, never above */
+                ck_assert_msg(y[i] >= 0.0f && y[i] <= FLT_MIN, "exp(%g) = %a",
+                              (double)x[i], (double)y[i]);
+            else if (ref > FLT_MAX)
+                ck_assert(y[i] == INFINITY);
+            else
+                ck_assert(ulp_error(y[i], ref) <= MAX_ULP);
+        }
+        ck_assert(y[0] == 0.0f); /* exp(-inf) is exactly 0: masks */
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("exp");
+    TCase *tc = tcase_create("exp");
+    tcase_set_timeout(tc, 600);
+    const int n = (int)(sizeof probes / sizeof probes[0]) - 1;
+    tcase_add_loop_test(tc, exp_ulp_all_floats, 0, n);
+    tcase_add_loop_test(tc, exp_special_values, 0, n);
+    suite_add_tcase(s, tc);
+    return tests_run(s);
+}
