@@ -32,10 +32,17 @@
 #define EXP_P4 0x1.125f28p-7f
 #define EXP_P5 0x1.6a2cbep-10f
 
-/* 1 + r P(r), Horner, and the reduction; x already clamped. */
-static inline vf exp_reduced(vf x, vf *n)
+/* The rounding shifter: fma(x, log2e, EXP_SHIFTER) rounds x log2e to an
+ * integer n (its ulp is 1), and the low mantissa bits of the result then
+ * read n + 127, the biased exponent of 2^n. */
+#define EXP_SHIFTER 0x1.8000fep+23f /* 1.5 * 2^23 + 127 */
+
+/* exp(r) = 1 + r P(r) after the reduction; returns it with n (as a float)
+ * and the shifted value nb whose bits hold n + 127. */
+static inline vf exp_reduced(vf x, vf *n, vf *nb)
 {
-    *n = vround(vmul(x, vset1(EXP_LOG2E)));
+    *nb = vfma(x, vset1(EXP_LOG2E), vset1(EXP_SHIFTER));
+    *n = vsub(*nb, vset1(EXP_SHIFTER));
     vf r = vfma(*n, vset1(-EXP_LN2_HI), x); /* r = x - n ln2_hi, exact */
     r = vfma(*n, vset1(-EXP_LN2_LO), r);    /* r -= n ln2_lo */
     vf p = vfma(vset1(EXP_P5), r, vset1(EXP_P4));
@@ -46,21 +53,22 @@ static inline vf exp_reduced(vf x, vf *n)
     return vfma(p, r, vset1(1.0f)); /* 1 + r P(r) */
 }
 
-/* exp(x) for x <= 0, -inf or NaN: what softmax needs after the max. */
+/* exp(x) for x <= 0, -inf or NaN: what softmax needs after the max. The
+ * vector layer clamps (or masks) below VEXP_LO, where the result is +0. */
 static inline vf exp_nonpos(vf x)
 {
-    const vf xc = vmax(vset1(VEXP_LO), x); /* NaN in x stays NaN */
-    vf n;
-    const vf p = exp_reduced(xc, &n);
-    return vscale_nonpos(p, n, x);
+    vf n, nb;
+    const vf p = exp_reduced(vclamp_nonpos(x), &n, &nb);
+    return vscale_nonpos(p, n, nb, x);
 }
 
 /* exp(x) for any x (log-softmax backward takes exp of its input). */
 static inline vf exp_any(vf x)
 {
+    /* min/max return their second operand when one is NaN: NaN stays */
     const vf xc = vmin(vset1(VEXP_HI), vmax(vset1(VEXP_ANY_LO), x));
-    vf n;
-    const vf p = exp_reduced(xc, &n);
+    vf n, nb;
+    const vf p = exp_reduced(xc, &n, &nb);
     return vscale_any(p, n);
 }
 

@@ -88,17 +88,22 @@ static inline vf pow2i(__m256i n)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
 }
 
-/* exp support. For x <= 0 the clamp keeps n >= -126, so 2^n is a normal
- * float; inputs below the clamp (where exp(x) < FLT_MIN) give exactly +0.
+/* exp support. For x >= VEXP_LO, n >= -126 and 2^n is a normal float
+ * built from the shifter's bits; below it (exp(x) < FLT_MIN) the result is
+ * exactly +0.
  * The general version splits 2^n = 2^(n/2) * 2^(n - n/2) so that n in
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_LO (-87.33654f) /* ln(FLT_MIN) */
 #define VEXP_ANY_LO (-110.0f)
 #define VEXP_HI 89.0f
-static inline vf vscale_nonpos(vf p, vf n, vf x)
+/* No clamp: the mask below zeroes every x < VEXP_LO, -inf included,
+ * whatever the reduction made of it; NaN compares false and stays NaN. */
+static inline vf vclamp_nonpos(vf x) { return x; }
+static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
 {
-    const vf r = _mm256_mul_ps(p, pow2i(_mm256_cvtps_epi32(n)));
-    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(VEXP_LO), _CMP_LT_OQ), r);
+    (void)n;
+    const vf s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(nb), 23)); /* 2^n */
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(VEXP_LO), _CMP_LT_OQ), _mm256_mul_ps(p, s));
 }
 static inline vf vscale_any(vf p, vf n)
 {

@@ -67,9 +67,10 @@ static inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
 #define VEXP_LO (-110.0f)
 #define VEXP_ANY_LO VEXP_LO
 #define VEXP_HI 89.0f
-static inline vf vscale_nonpos(vf p, vf n, vf x)
+static inline vf vclamp_nonpos(vf x) { return _mm512_max_ps(_mm512_set1_ps(VEXP_LO), x); }
+static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
 {
-    (void)x;
+    (void)nb, (void)x;
     return _mm512_scalef_ps(p, n);
 }
 static inline vf vscale_any(vf p, vf n) { return _mm512_scalef_ps(p, n); }
