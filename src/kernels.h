@@ -65,6 +65,21 @@ extern const smx_kernels smx_kernels_avx512;
 extern const smx_kernels smx_kernels_neon;
 #endif
 
+/* Softmax with SLEEF's vector exp instead of the inline one, per ISA: not
+ * in any table; the bench suite measures it so the choice stays measured. */
+#if SMX_HAVE_AVX2
+void smx_softmax_sleef_avx2(size_t rows, size_t cols, const float *x,
+                            size_t ldx, float *y, size_t ldy);
+#endif
+#if SMX_HAVE_AVX512
+void smx_softmax_sleef_avx512(size_t rows, size_t cols, const float *x,
+                              size_t ldx, float *y, size_t ldy);
+#endif
+#if SMX_HAVE_NEON
+void smx_softmax_sleef_neon(size_t rows, size_t cols, const float *x,
+                            size_t ldx, float *y, size_t ldy);
+#endif
+
 /* The table in use (dispatch.c): one atomic load after first use. */
 const smx_kernels *smx_active_kernels(void);
 

@@ -30,6 +30,11 @@
 
 #define BLOCK 2048                 /* elements; 8 KiB stays in L1 */
 #define SHORT_ROW ((size_t)1 << 16) /* softmax: store-then-scale up to this */
+/* Rows up to GROUP_ROW elements are processed GROUP at a time, phase by
+ * phase (all maxima, then all sums, then all outputs): each row alone is a
+ * serial chain of reductions, and side by side the chains overlap. */
+#define GROUP 4
+#define GROUP_ROW 1024
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -176,24 +181,36 @@ static void scale(float *y, size_t n, float a)
 
 /* ---- softmax, log-softmax, logsumexp -------------------------------------- */
 
-/* Softmax of a row that fits in cache: max, exp-store-sum, scale. */
-static void softmax_row_short(size_t n, const float *x, float *y,
-                              vf (*expfn)(vf))
+/* Softmax of up to GROUP rows that fit in cache: max, exp-store-sum,
+ * scale, each phase over all the rows before the next. */
+static void softmax_rows_short(size_t g, size_t n, const float *x, size_t ldx,
+                               float *y, size_t ldy, vf (*expfn)(vf))
 {
-    const float m = block_max(x, n);
-    if (!isfinite(m)) {
-        smx_softmax_row_scalar(n, x, y);
-        return;
+    float m[GROUP];
+    double s[GROUP];
+    for (size_t k = 0; k < g; k++)
+        m[k] = block_max(x + k * ldx, n);
+    for (size_t k = 0; k < g; k++) {
+        const float *xk = x + k * ldx;
+        float *yk = y + k * ldy;
+        if (!isfinite(m[k])) {
+            smx_softmax_row_scalar(n, xk, yk);
+            continue;
+        }
+        s[k] = 0.0;
+        for (size_t b = 0; b < n; b += BLOCK) {
+            const size_t len = n - b < BLOCK ? n - b : BLOCK;
+            s[k] += block_exp_sum(xk + b, len, m[k], yk + b, expfn);
+        }
     }
-    double s = 0.0;
-    for (size_t b = 0; b < n; b += BLOCK) {
-        const size_t len = n - b < BLOCK ? n - b : BLOCK;
-        s += block_exp_sum(x + b, len, m, y + b, expfn);
+    for (size_t k = 0; k < g; k++) {
+        if (!isfinite(m[k]))
+            continue;
+        if (isnan(s[k]))
+            fill(y + k * ldy, n, NAN);
+        else
+            scale(y + k * ldy, n, (float)(1.0 / s[k]));
     }
-    if (isnan(s))
-        fill(y, n, NAN);
-    else
-        scale(y, n, (float)(1.0 / s));
 }
 
 /* Long rows: one statistics pass, then y = exp(x - M) / S. */
@@ -227,67 +244,92 @@ static void softmax_row_long(size_t n, const float *x, float *y)
 static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
                     float *y, size_t ldy)
 {
-    for (size_t r = 0; r < rows; r++) {
-        if (cols <= SHORT_ROW)
-            softmax_row_short(cols, x + r * ldx, y + r * ldy, exp_nonpos);
-        else
+    if (cols > SHORT_ROW) {
+        for (size_t r = 0; r < rows; r++)
             softmax_row_long(cols, x + r * ldx, y + r * ldy);
+        return;
+    }
+    const size_t group = cols <= GROUP_ROW ? GROUP : 1;
+    for (size_t r = 0; r < rows; r += group) {
+        const size_t g = rows - r < group ? rows - r : group;
+        softmax_rows_short(g, cols, x + r * ldx, ldx, y + r * ldy, ldy,
+                           exp_nonpos);
     }
 }
 
-/* The same structure with SLEEF's exp: a bench case that keeps the choice
- * of the inline exp measured. Not in the kernel table. */
-void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
-                                     const float *x, size_t ldx, float *y,
-                                     size_t ldy);
+/* The same structure with SLEEF's exp (declared in kernels.h). */
 void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
                                      const float *x, size_t ldx, float *y,
                                      size_t ldy)
 {
     for (size_t r = 0; r < rows; r++)
-        softmax_row_short(cols, x + r * ldx, y + r * ldy, vexp_sleef);
+        softmax_rows_short(1, cols, x + r * ldx, ldx, y + r * ldy, ldy,
+                           vexp_sleef);
+}
+
+/* Row statistics for up to GROUP rows, phase by phase. */
+typedef struct stats {
+    float max;
+    double sum;
+    int finite; /* 0: the max is NaN or infinite, see row_stats */
+} stats;
+
+static size_t group_stats(size_t rows, size_t cols, const float *x,
+                          size_t ldx, stats *st)
+{
+    const size_t g = cols > GROUP_ROW ? 1 : rows < GROUP ? rows : GROUP;
+    for (size_t k = 0; k < g; k++)
+        st[k].finite = row_stats(x + k * ldx, cols, &st[k].max, &st[k].sum);
+    return g;
 }
 
 /* y = (x - M) - log S: two roundings, so |d| large and |y| small stays
  * accurate, which x - (M + log S) would not. */
+static void log_softmax_row(size_t n, const float *x, const stats *st,
+                            float *y)
+{
+    if (!st->finite) {
+        smx_log_softmax_row_scalar(n, x, y);
+        return;
+    }
+    if (isnan(st->sum)) {
+        fill(y, n, NAN);
+        return;
+    }
+    const vf vm = vset1(st->max), vl = vset1((float)log(st->sum));
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
+        vstore(y + i + VLEN, vsub(vsub(vload(x + i + VLEN), vm), vl));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
+    if (i < n)
+        vstore_part(y + i, vsub(vsub(vload_part(x + i, n - i, 0.0f), vm), vl),
+                    n - i);
+}
+
 static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
                         float *y, size_t ldy)
 {
-    for (size_t r = 0; r < rows; r++, x += ldx, y += ldy) {
-        float m;
-        double s;
-        if (!row_stats(x, cols, &m, &s)) {
-            smx_log_softmax_row_scalar(cols, x, y);
-            continue;
-        }
-        if (isnan(s)) {
-            fill(y, cols, NAN);
-            continue;
-        }
-        const vf vm = vset1(m), vl = vset1((float)log(s));
-        size_t i = 0;
-        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
-            vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
-            vstore(y + i + VLEN, vsub(vsub(vload(x + i + VLEN), vm), vl));
-        }
-        for (; i + VLEN <= cols; i += VLEN)
-            vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
-        if (i < cols)
-            vstore_part(y + i,
-                        vsub(vsub(vload_part(x + i, cols - i, 0.0f), vm), vl),
-                        cols - i);
+    stats st[GROUP];
+    for (size_t r = 0; r < rows;) {
+        const size_t g = group_stats(rows - r, cols, x + r * ldx, ldx, st);
+        for (size_t k = 0; k < g; k++, r++)
+            log_softmax_row(cols, x + r * ldx, &st[k], y + r * ldy);
     }
 }
 
 static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
                       float *lse)
 {
-    for (size_t r = 0; r < rows; r++, x += ldx) {
-        float m;
-        double s;
-        lse[r] = row_stats(x, cols, &m, &s)
-                     ? (float)((double)m + log(s)) /* NaN sum: NaN */
-                     : smx_logsumexp_row_scalar(cols, x);
+    stats st[GROUP];
+    for (size_t r = 0; r < rows;) {
+        const size_t g = group_stats(rows - r, cols, x + r * ldx, ldx, st);
+        for (size_t k = 0; k < g; k++, r++)
+            lse[r] = st[k].finite /* a NaN sum gives NaN */
+                         ? (float)((double)st[k].max + log(st[k].sum))
+                         : smx_logsumexp_row_scalar(cols, x + r * ldx);
     }
 }
 

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turn smxbench's Google Benchmark JSON into a Markdown table (and a PNG).
+
+One row per op x shape; one GB/s column per ISA (and peer) that ran; the
+speedup of the best libsmxkern ISA over scalar; the memcpy GB/s of that shape
+and the best ISA as a percentage of it. With repetitions, medians are used.
+
+    scripts/bench_report.py bench-results/latest.json [--plot PATH | --no-plot]
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+ISAS = ["scalar", "avx2", "avx512", "neon"]  # libsmxkern; others are peers
+OPS = ["softmax", "log_softmax", "logsumexp", "softmax_jvp", "softmax_vjp",
+       "log_softmax_jvp", "log_softmax_vjp", "cross_entropy",
+       "cross_entropy_soft"]
+
+
+def load(path):
+    """-> (context, {(op, impl, shape): {'gbs':, 'eps':}}, {impl: reason},
+    shapes in suite order, repetitions)."""
+    with open(path) as f:
+        doc = json.load(f)
+    runs, medians, skipped, shapes = {}, {}, {}, []
+    reps = 1
+    for b in doc.get("benchmarks", []):
+        parts = b.get("run_name", b["name"]).split("/")
+        if len(parts) == 2:
+            key = (parts[0], "", parts[1])  # memcpy/<shape>
+        elif len(parts) == 3:
+            key = tuple(parts)
+        else:
+            continue
+        if key[2] not in shapes:
+            shapes.append(key[2])
+        if b.get("error_occurred"):
+            skipped.setdefault(key[1], b.get("error_message", "error"))
+            continue
+        reps = max(reps, int(b.get("repetitions", 1)))
+        val = (b.get("bytes_per_second", 0.0), b.get("items_per_second", 0.0))
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[key] = val
+        else:
+            runs.setdefault(key, []).append(val)
+    results = {}
+    for key in set(runs) | set(medians):
+        if key in medians:
+            bps, ips = medians[key]
+        else:  # no aggregate (e.g. 1 repetition): median of what there is
+            bps = statistics.median(v[0] for v in runs[key])
+            ips = statistics.median(v[1] for v in runs[key])
+        results[key] = {"gbs": bps / 1e9, "eps": ips}
+    # An impl that ran somewhere was not skipped as a whole.
+    ran = {k[1] for k in results}
+    skipped = {i: r for i, r in skipped.items() if i not in ran}
+    return doc.get("context", {}), results, skipped, shapes, reps
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+def table(ctx, results, skipped, shapes, reps, source):
+    impls = [i for i in ISAS if any(k[1] == i for k in results)]
+    peers = sorted({k[1] for k in results} - set(ISAS) - {""})
+    ops = [o for o in OPS if any(k[0] == o for k in results)]
+    ops += sorted({k[0] for k in results} - set(OPS) - {"memcpy"})
+    out = []
+    model = ctx.get("cpu_model", "unknown CPU")
+    out.append(f"Throughput in GB/s (10^9 bytes/s, per the suite's bytes-per-"
+               f"element table), {model}, one core, "
+               f"{'median of %d repetitions' % reps if reps > 1 else '1 run'};"
+               f" {os.path.basename(source)}, {ctx.get('date', '?')}.")
+    out.append("")
+    cols = impls + peers
+    head = ["op", "shape"] + cols + ["best/scalar", "memcpy", "% memcpy"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    for op in ops:
+        for shape in shapes:
+            vals = {c: results.get((op, c, shape), {}).get("gbs") for c in cols}
+            if all(v is None for v in vals.values()):
+                continue
+            own = {i: vals[i] for i in impls if vals[i] is not None}
+            best = max(own, key=own.get) if own else None
+            mem = results.get(("memcpy", "", shape), {}).get("gbs")
+            speed = (f"{own[best] / own['scalar']:.2f}x ({best})"
+                     if best and own.get("scalar") else "–")
+            pct = (f"{100 * own[best] / mem:.{0 if own[best] >= 0.1 * mem else 1}f}%"
+                   if best and mem else "–")
+            out.append("| " + " | ".join(
+                [op, shape] + [fmt(vals[c]) for c in cols] +
+                [speed, fmt(mem), pct]) + " |")
+    out.append("")
+    for impl, why in sorted(skipped.items()):
+        out.append(f"- {impl}: {why}")
+    if peers:
+        out.append(f"- peers: {', '.join(peers)}"
+                   + (f" {ctx['onednn_version']} ({ctx.get('onednn_isa', '?')})"
+                      if "onednn" in peers and "onednn_version" in ctx else ""))
+    return "\n".join(out)
+
+
+def warnings(ctx):
+    w = []
+    bt, opt = ctx.get("smxkern_buildtype"), ctx.get("smxkern_optimization")
+    if bt is None:
+        w.append("the JSON does not say how libsmxkern was built")
+    elif opt not in ("2", "3") or bt in ("debug", "plain"):
+        w.append(f"libsmxkern was built with buildtype={bt}, optimization={opt}:"
+                 " numbers are not representative (use scripts/bench.sh)")
+    if ctx.get("cpu_scaling_enabled"):
+        w.append("CPU frequency scaling was enabled during the run")
+    if ctx.get("library_build_type") == "debug":
+        w.append("note: Google Benchmark itself is a debug build (Debian's"
+                 " package); that only affects its bookkeeping, not the timed"
+                 " calls")
+    return w
+
+
+def plot(results, shapes, ctx, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"note: matplotlib not found for {sys.executable}, no plot "
+              "(apt-get install python3-matplotlib)", file=sys.stderr)
+        return False
+    ops = [o for o in OPS if any(k[0] == o for k in results)]
+    if not ops:
+        return False
+    impls = [i for i in ISAS if any(k[1] == i for k in results)]
+    impls += sorted({k[1] for k in results} - set(ISAS) - {""})
+    dims = {s: tuple(int(v) for v in s.split("x")) for s in shapes}
+    ncol = min(3, len(ops))
+    nrow = (len(ops) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.6 * nrow),
+                             squeeze=False, sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    series = [("", "memcpy", "0.6")] + [
+        (i, i, colors[n % len(colors)]) for n, i in enumerate(impls)]
+    for ax, op in zip(axes.flat, ops):
+        for impl, label, color in series:
+            key_op = "memcpy" if impl == "" else op
+            # Single rows as a line; batches as bare markers, since several
+            # batches share a row length (8x32000 in cache, 256x32000 not).
+            for batched, style in ((False, "o-"), (True, "s")):
+                pts = sorted((dims[s][1], results[(key_op, impl, s)]["gbs"])
+                             for s in shapes if (key_op, impl, s) in results
+                             and (dims[s][0] > 1) == batched)
+                if pts:
+                    ax.plot(*zip(*pts), style, color=color, ms=4,
+                            mfc="none" if batched else color,
+                            label=f"{label}{' (batched)' if batched else ''}")
+        ax.set_title(op, fontsize=10)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xlabel("row length (cols)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("GB/s")
+    for ax in list(axes.flat)[len(ops):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)),
+               fontsize=8, frameon=False)
+    fig.suptitle(f"libsmxkern throughput, one core, "
+                 f"{ctx.get('cpu_model', '')}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("json", help="Google Benchmark JSON written by smxbench")
+    ap.add_argument("--plot", metavar="PATH",
+                    help="PNG to write (default: next to the JSON)")
+    ap.add_argument("--no-plot", action="store_true", help="table only")
+    a = ap.parse_args()
+    try:
+        ctx, results, skipped, shapes, reps = load(a.json)
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"{a.json}: not a readable smxbench JSON ({e})")
+    if not results:
+        sys.exit(f"{a.json}: no successful benchmark results")
+    for w in warnings(ctx):
+        print(w if w.startswith("note:") else f"WARNING: {w}", file=sys.stderr)
+    print(table(ctx, results, skipped, shapes, reps, a.json))
+    if not a.no_plot:
+        path = a.plot or os.path.splitext(a.json)[0] + ".png"
+        if plot(results, shapes, ctx, path):
+            print(f"plot: {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
