@@ -18,5 +18,6 @@ typedef void (*exp_probe_fn)(const float *x, float *y, size_t n, int any);
 
 void exp_probe_avx2(const float *x, float *y, size_t n, int any);
 void exp_probe_avx512(const float *x, float *y, size_t n, int any);
+void exp_probe_neon(const float *x, float *y, size_t n, int any);
 
 #endif

@@ -29,6 +29,9 @@ static const probe probes[] = {
 #if SMX_HAVE_AVX512
     {SMX_ISA_AVX512, exp_probe_avx512},
 #endif
+#if SMX_HAVE_NEON
+    {SMX_ISA_NEON, exp_probe_neon},
+#endif
     {SMX_ISA_AUTO, NULL},
 };
 

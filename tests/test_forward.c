@@ -103,6 +103,7 @@ START_TEST(row_of_2_pow_20)
     const size_t cols = (size_t)1 << 20;
     float *x = random_batch(&g, 1, cols, cols, 3.0);
     check_forward(1, cols, x, cols, cols, 0);
+    check_forward(1, cols, x, cols, 0, 1);
     /* Near-uniform row: every term matters to the sum. */
     for (size_t i = 0; i < cols; i++)
         x[i] = (float)(1e-3 * rng_normal(&g));

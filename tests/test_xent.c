@@ -159,6 +159,28 @@ START_TEST(soft_targets)
 }
 END_TEST
 
+/* Rows long enough for the kernels' long-row paths (past 2^18), in place
+ * too, with every option set. */
+START_TEST(long_rows)
+{
+    tests_use_isa(_i);
+    rng g = {15};
+    const size_t cols = ((size_t)1 << 18) + 3, rows = 2;
+    float *z = alloc_sentinel(rows * cols), *p = alloc_sentinel(rows * cols);
+    for (size_t r = 0; r < rows; r++)
+        fill_normal(&g, z + r * cols, cols, 3.0);
+    random_probs(&g, p, rows, cols, cols);
+    const int32_t t[2] = {7, (int32_t)(cols - 1)};
+    for (size_t o = 0; o < N_OPTS; o++) {
+        check_class(rows, cols, z, cols, t, &option_sets[o], 3, 0);
+        check_class(rows, cols, z, cols, t, &option_sets[o], 3, 1);
+        check_soft(rows, cols, z, p, cols, &option_sets[o], 3, 1);
+    }
+    free(z);
+    free(p);
+}
+END_TEST
+
 /* Rows with -inf masks, +inf, NaN, at the target and elsewhere. */
 START_TEST(special_rows)
 {
@@ -253,6 +275,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     ADD_ISA_TEST(tc, class_targets);
     ADD_ISA_TEST(tc, soft_targets);
+    ADD_ISA_TEST(tc, long_rows);
     ADD_ISA_TEST(tc, special_rows);
     ADD_ISA_TEST(tc, zero_mass_terms_and_consistency);
     suite_add_tcase(s, tc);

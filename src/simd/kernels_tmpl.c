@@ -29,7 +29,7 @@
 #define CAT(a, b) CAT2(a, b)
 
 #define BLOCK 2048                 /* elements; 8 KiB stays in L1 */
-#define SHORT_ROW ((size_t)1 << 16) /* softmax: store-then-scale up to this */
+#define SHORT_ROW ((size_t)1 << 18) /* store-then-scale up to this (1 MiB) */
 /* Rows up to GROUP_ROW elements are processed GROUP at a time, phase by
  * phase (all maxima, then all sums, then all outputs): each row alone is a
  * serial chain of reductions, and side by side the chains overlap. */
@@ -144,7 +144,8 @@ static int row_stats(const float *x, size_t n, float *max_out,
             return 0;
         }
         if (bm > m) {
-            s *= exp((double)m - (double)bm); /* exp(-inf) = 0 at first */
+            if (s != 0.0) /* the first block has nothing to rescale */
+                s *= exp((double)m - (double)bm);
             m = bm;
         }
         s += block_exp_sum(x + b, len, m, NULL, exp_nonpos);
@@ -463,53 +464,143 @@ static void write_grad(const float *z, size_t n, float m, float a, float b,
     }
 }
 
-/* Reads the logits once for max, sum and the target logit (plus their sum
- * when smoothing), once more to write the gradient, in place or not. */
+/* The loss from the row statistics: (1 - e)(lse - z_t) + e (lse - mean z),
+ * each term only when its weight is not zero. */
+static float xent_loss(double lse, double zt, double keep, double e,
+                       double sum_z, size_t cols)
+{
+    double l = 0.0;
+    if (keep != 0.0)
+        l += keep * (lse - zt);
+    if (e != 0.0)
+        l += e * (lse - sum_z / (double)cols);
+    return (float)l;
+}
+
+/* Rows up to SHORT_ROW with a gradient, GROUP at a time: the max pass finds
+ * edge rows before anything is written (the gradient may overwrite the
+ * logits), the exps are stored into the gradient while summed, and a last
+ * in-cache pass scales them: one exp per element. */
+static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
+                            const int32_t *t, const smx_xent_params *prm,
+                            float *loss, float *grad, size_t ldg)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    float m[GROUP], zt[GROUP];
+    double s[GROUP], sum_z[GROUP];
+    int live[GROUP]; /* not ignored, finite max */
+    for (size_t k = 0; k < g; k++) {
+        const float *zk = z + k * ldz;
+        live[k] = t[k] != prm->ignore_index;
+        if (!live[k])
+            continue;
+        m[k] = block_max(zk, cols);
+        zt[k] = zk[t[k]];
+        sum_z[k] = e != 0.0 ? row_sum(zk, cols) : 0.0;
+        if (!isfinite(m[k])) {
+            const float l = smx_xent_row_scalar(cols, zk, t[k], prm, grad + k * ldg);
+            if (loss)
+                loss[k] = l;
+            live[k] = 0;
+        }
+    }
+    for (size_t k = 0; k < g; k++) {
+        float *gk = grad + k * ldg;
+        if (t[k] == prm->ignore_index) {
+            if (loss)
+                loss[k] = 0.0f;
+            fill(gk, cols, 0.0f);
+            continue;
+        }
+        if (!live[k])
+            continue;
+        s[k] = 0.0;
+        for (size_t b = 0; b < cols; b += BLOCK) {
+            const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
+            s[k] += block_exp_sum(z + k * ldz + b, len, m[k], gk + b, exp_nonpos);
+        }
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!live[k])
+            continue;
+        float *gk = grad + k * ldg;
+        if (isnan(s[k])) {
+            if (loss)
+                loss[k] = NAN;
+            fill(gk, cols, NAN);
+            continue;
+        }
+        const double lse = (double)m[k] + log(s[k]);
+        if (loss)
+            loss[k] = xent_loss(lse, zt[k], keep, e, sum_z[k], cols);
+        /* grad = scale (e / S - spread), in place over the stored exps */
+        const vf a = vset1((float)(scale / s[k])), b = vset1((float)(-scale * spread));
+        size_t i = 0;
+        for (; i + VLEN <= cols; i += VLEN)
+            vstore(gk + i, vfma(vload(gk + i), a, b));
+        if (i < cols)
+            vstore_part(gk + i, vfma(vload_part(gk + i, cols - i, 0.0f), a, b),
+                        cols - i);
+        /* p_t - 1 in double: no cancellation when p_t is near 1 */
+        gk[t[k]] = (float)(scale * (exp((double)zt[k] - lse) - keep - spread));
+    }
+}
+
+/* Long rows, or the loss alone: one statistics pass reads the logits for
+ * max, sum and the target logit (plus their sum when smoothing), and one
+ * more pass recomputes the exps to write the gradient, in place or not. */
+static void xent_row_long(size_t cols, const float *z, int32_t t,
+                          const smx_xent_params *prm, float *loss, float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    if (t == prm->ignore_index) {
+        *loss = 0.0f;
+        if (g)
+            fill(g, cols, 0.0f);
+        return;
+    }
+    float m;
+    double s;
+    if (!row_stats(z, cols, &m, &s)) {
+        *loss = smx_xent_row_scalar(cols, z, t, prm, g);
+        return;
+    }
+    if (isnan(s)) {
+        *loss = NAN;
+        if (g)
+            fill(g, cols, NAN);
+        return;
+    }
+    const double zt = z[t], lse = (double)m + log(s);
+    *loss = xent_loss(lse, zt, keep, e, e != 0.0 ? row_sum(z, cols) : 0.0, cols);
+    if (g) {
+        write_grad(z, cols, m, (float)(scale / s), (float)(-scale * spread), g);
+        g[t] = (float)(scale * (exp(zt - lse) - keep - spread));
+    }
+}
+
 static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
                  const int32_t *targets, const smx_xent_params *prm,
                  float *loss, float *grad, size_t ldg)
 {
-    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
-    const double scale = prm->grad_scale;
-    for (size_t r = 0; r < rows; r++, z += ldz) {
-        float *g = grad ? grad + r * ldg : NULL;
-        const int32_t t = targets[r];
-        if (t == prm->ignore_index) {
-            if (loss)
-                loss[r] = 0.0f;
-            if (g)
-                fill(g, cols, 0.0f);
-            continue;
+    if (grad && cols <= SHORT_ROW) {
+        const size_t group = cols <= GROUP_ROW ? GROUP : 1;
+        float l[GROUP];
+        for (size_t r = 0; r < rows; r += group) {
+            const size_t g = rows - r < group ? rows - r : group;
+            xent_rows_short(g, cols, z + r * ldz, ldz, targets + r, prm,
+                            loss ? loss + r : l, grad + r * ldg, ldg);
         }
-        float m;
-        double s;
-        if (!row_stats(z, cols, &m, &s)) {
-            const float l = smx_xent_row_scalar(cols, z, t, prm, g);
-            if (loss)
-                loss[r] = l;
-            continue;
-        }
-        if (isnan(s)) {
-            if (loss)
-                loss[r] = NAN;
-            if (g)
-                fill(g, cols, NAN);
-            continue;
-        }
-        const double zt = z[t], lse = (double)m + log(s);
-        double l = 0.0;
-        if (keep != 0.0)
-            l += keep * (lse - zt);
-        if (e != 0.0)
-            l += e * (lse - row_sum(z, cols) / (double)cols);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float l;
+        xent_row_long(cols, z + r * ldz, targets[r], prm, &l,
+                      grad ? grad + r * ldg : NULL);
         if (loss)
-            loss[r] = (float)l;
-        if (g) {
-            write_grad(z, cols, m, (float)(scale / s), (float)(-scale * spread),
-                       g);
-            /* p_t - 1 in double: no cancellation when p_t is near 1 */
-            g[t] = (float)(scale * (exp(zt - lse) - keep - spread));
-        }
+            loss[r] = l;
     }
 }
 
