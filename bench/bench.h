@@ -68,6 +68,8 @@ extern const bench_op_info bench_ops[OP_COUNT];
 
 /* Bytes per element of the memcpy reference: a forward op's (x in, y out). */
 #define BENCH_MEMCPY_BYTES_PER_ELEM 8u
+/* out = a + b: the two-read-one-write floor of the JVPs and VJPs */
+#define BENCH_ADD_BYTES_PER_ELEM 12u
 
 /* The inputs of kind `in` at `sh`, in enough rotation sets that a working
  * set of bytes_per_elem * rows * cols bytes is not served from cache. The
@@ -84,6 +86,7 @@ void bench_set_counters(smxb_state *st, const bench_shape *sh,
 
 /* Registers memcpy/<shape> and <op>/<isa>/<shape> for every ISA (cases.c). */
 void bench_register_memcpy(const bench_shape *sh);
+void bench_register_add(const bench_shape *sh);
 void bench_register_lib(bench_op op, const bench_shape *sh);
 
 /* Why `isa` cannot be benchmarked here, or NULL if it can. */

@@ -218,6 +218,30 @@ static void bm_memcpy(smxb_state *st, void *arg)
     bench_set_counters(st, sh, BENCH_MEMCPY_BYTES_PER_ELEM, d->nsets);
 }
 
+/* out = a + b over the shape: what a JVP or VJP could cost at best, two
+ * reads and one write of the same bytes (STREAM's "add"). */
+static void bm_add(smxb_state *st, void *arg)
+{
+    const bench_shape *sh = arg;
+    const bench_data *d = bench_data_get(IN_PROBS_V, sh, BENCH_ADD_BYTES_PER_ELEM);
+    if (!d) {
+        smxb_skip(st, "out of memory");
+        return;
+    }
+    const size_t n = sh->rows * sh->cols;
+    size_t k = 0;
+    while (smxb_keep_running(st)) {
+        const float *a = d->sets[k].a, *b = d->sets[k].b;
+        float *out = d->sets[k].out;
+        for (size_t i = 0; i < n; i++) /* the compiler vectorizes this */
+            out[i] = a[i] + b[i];
+        smxb_clobber_memory();
+        if (++k == d->nsets)
+            k = 0;
+    }
+    bench_set_counters(st, sh, BENCH_ADD_BYTES_PER_ELEM, d->nsets);
+}
+
 /* Case arguments live as long as the registrations: static storage. */
 static lib_case lib_cases[OP_COUNT * 16 * NISAS];
 static size_t nlib_cases;
@@ -227,6 +251,13 @@ void bench_register_memcpy(const bench_shape *sh)
     char name[96];
     snprintf(name, sizeof name, "memcpy/%s", sh->name);
     smxb_bench_unit(smxb_register(name, bm_memcpy, (void *)sh), SMXB_US);
+}
+
+void bench_register_add(const bench_shape *sh)
+{
+    char name[96];
+    snprintf(name, sizeof name, "add/%s", sh->name);
+    smxb_bench_unit(smxb_register(name, bm_add, (void *)sh), SMXB_US);
 }
 
 void bench_register_lib(bench_op op, const bench_shape *sh)

@@ -62,8 +62,10 @@ int main(int argc, char **argv)
 {
     /* Op-major order, ISAs of one shape adjacent: the console reads like the
      * report and consecutive cases share their cached inputs. */
-    for (size_t s = 0; s < bench_nshapes; s++)
+    for (size_t s = 0; s < bench_nshapes; s++) {
         bench_register_memcpy(&bench_shapes[s]);
+        bench_register_add(&bench_shapes[s]);
+    }
     for (int op = 0; op < OP_COUNT; op++) {
         for (size_t s = 0; s < bench_nshapes; s++) {
             bench_register_lib((bench_op)op, &bench_shapes[s]);

@@ -3,8 +3,10 @@
 """Turn smxbench's Google Benchmark JSON into a Markdown table (and a PNG).
 
 One row per op x shape; one GB/s column per ISA (and peer) that ran; the
-speedup of the best libsmxkern ISA over scalar; the memcpy GB/s of that shape
-and the best ISA as a percentage of it. With repetitions, medians are used.
+speedup of the best libsmxkern ISA over scalar and its time per element; the
+floor of that shape, memcpy (one read, one write) or, for ops that read two
+arrays and write one, add (out = a + b), and the best ISA as a percentage of
+the floor's GB/s. With repetitions, medians are used.
 
     scripts/bench_report.py bench-results/latest.json [--plot PATH | --no-plot]
 """
@@ -15,6 +17,10 @@ import statistics
 import sys
 
 ISAS = ["scalar", "avx2", "avx512", "neon"]  # libsmxkern; others are peers
+FLOORS = ["memcpy", "add"]
+# Ops that read two arrays and write one: their floor is add, not memcpy.
+TWO_READ_OPS = {"softmax_jvp", "softmax_vjp", "log_softmax_jvp",
+                "log_softmax_vjp", "cross_entropy_soft"}
 OPS = ["softmax", "log_softmax", "logsumexp", "softmax_jvp", "softmax_vjp",
        "log_softmax_jvp", "log_softmax_vjp", "cross_entropy",
        "cross_entropy_soft"]
@@ -30,7 +36,7 @@ def load(path):
     for b in doc.get("benchmarks", []):
         parts = b.get("run_name", b["name"]).split("/")
         if len(parts) == 2:
-            key = (parts[0], "", parts[1])  # memcpy/<shape>
+            key = (parts[0], "", parts[1])  # memcpy/<shape>, add/<shape>
         elif len(parts) == 3:
             key = tuple(parts)
         else:
@@ -71,7 +77,7 @@ def table(ctx, results, skipped, shapes, reps, source):
     impls = [i for i in ISAS if any(k[1] == i for k in results)]
     peers = sorted({k[1] for k in results} - set(ISAS) - {""})
     ops = [o for o in OPS if any(k[0] == o for k in results)]
-    ops += sorted({k[0] for k in results} - set(OPS) - {"memcpy"})
+    ops += sorted({k[0] for k in results} - set(OPS) - set(FLOORS))
     out = []
     model = ctx.get("cpu_model", "unknown CPU")
     out.append(f"Throughput in GB/s (10^9 bytes/s, per the suite's bytes-per-"
@@ -80,7 +86,7 @@ def table(ctx, results, skipped, shapes, reps, source):
                f" {os.path.basename(source)}, {ctx.get('date', '?')}.")
     out.append("")
     cols = impls + peers
-    head = ["op", "shape"] + cols + ["best/scalar", "memcpy", "% memcpy"]
+    head = ["op", "shape"] + cols + ["best/scalar", "ns/elt", "floor", "% floor"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
     for op in ops:
@@ -90,14 +96,17 @@ def table(ctx, results, skipped, shapes, reps, source):
                 continue
             own = {i: vals[i] for i in impls if vals[i] is not None}
             best = max(own, key=own.get) if own else None
-            mem = results.get(("memcpy", "", shape), {}).get("gbs")
+            floor = "add" if op in TWO_READ_OPS else "memcpy"
+            mem = results.get((floor, "", shape), {}).get("gbs")
             speed = (f"{own[best] / own['scalar']:.2f}x ({best})"
                      if best and own.get("scalar") else "–")
+            eps = results.get((op, best, shape), {}).get("eps") if best else None
+            nspe = f"{1e9 / eps:.3f}" if eps else "–"
             pct = (f"{100 * own[best] / mem:.{0 if own[best] >= 0.1 * mem else 1}f}%"
                    if best and mem else "–")
             out.append("| " + " | ".join(
                 [op, shape] + [fmt(vals[c]) for c in cols] +
-                [speed, fmt(mem), pct]) + " |")
+                [speed, nspe, f"{floor} {fmt(mem)}" if mem else "–", pct]) + " |")
     out.append("")
     for impl, why in sorted(skipped.items()):
         out.append(f"- {impl}: {why}")

@@ -20,6 +20,7 @@
  *   the row's results are NaN.
  */
 #include <math.h>
+#include <stdint.h>
 
 #include "../kernels.h"
 #include "../scalar/scalar.h"
@@ -165,19 +166,110 @@ static void fill(float *y, size_t n, float v)
         vstore_part(y + i, vv, n - i);
 }
 
-/* y = a * y */
-static void scale(float *y, size_t n, float a)
+/* ---- output passes ----------------------------------------------------------- */
+
+#ifndef VEC_HAS_STREAM /* a vector layer without non-temporal stores */
+#define VEC_HAS_STREAM 0
+static inline void vstream(float *p, vf v) { vstore(p, v); }
+static inline void vstream_fence(void) {}
+#endif
+
+/* What the last pass of each operation computes, element by element, from
+ * x (and x2 for the backward ops) with per-row constants m, a, b. */
+enum out_kind {
+    OUT_AFFINE,      /* a x + b                         (scale a stored exp) */
+    OUT_SOFTMAX,     /* a exp(x - m)                    a = 1 / S */
+    OUT_LOG_SOFTMAX, /* (x - m) - a                     a = log S */
+    OUT_GRAD,        /* a exp(x - m) + b                cross-entropy */
+    OUT_JVP,         /* x (x2 - a)                      softmax JVP, a = <y, v> */
+    OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
+    OUT_LSM_VJP      /* exp(x) a + x2                   a = -sum(g) */
+};
+
+typedef struct out_params {
+    vf m, a, b;
+} out_params;
+
+static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
+                                  const out_params *p)
 {
-    const vf va = vset1(a);
+    switch (k) {
+    case OUT_AFFINE: return vfma(x, p->a, p->b);
+    case OUT_SOFTMAX: return vmul(exp_nonpos(vsub(x, p->m)), p->a);
+    case OUT_LOG_SOFTMAX: return vsub(vsub(x, p->m), p->a);
+    case OUT_GRAD: return vfma(exp_nonpos(vsub(x, p->m)), p->a, p->b);
+    case OUT_JVP: return vmul(x, vsub(x2, p->a));
+    case OUT_LSM_JVP: return vsub(x2, p->a);
+    default: return vfma(exp_any(x), p->a, x2);
+    }
+}
+
+/* y[i] = out_value(x[i], x2[i]) for i in [0, n); `stream` needs y aligned
+ * to the vector size. Padding lanes of the tail compute garbage that is
+ * never stored. */
+static ALWAYS_INLINE void out_range(enum out_kind k, const float *x,
+                                    const float *x2, float *y, size_t n,
+                                    const out_params *p, int stream)
+{
+    const int two = k >= OUT_JVP;
     size_t i = 0;
     for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        vstore(y + i, vmul(vload(y + i), va));
-        vstore(y + i + VLEN, vmul(vload(y + i + VLEN), va));
+        const vf a = out_value(k, vload(x + i), two ? vload(x2 + i) : vzero(), p);
+        const vf b = out_value(k, vload(x + i + VLEN),
+                               two ? vload(x2 + i + VLEN) : vzero(), p);
+        if (stream) {
+            vstream(y + i, a);
+            vstream(y + i + VLEN, b);
+        } else {
+            vstore(y + i, a);
+            vstore(y + i + VLEN, b);
+        }
     }
-    for (; i + VLEN <= n; i += VLEN)
-        vstore(y + i, vmul(vload(y + i), va));
-    if (i < n)
-        vstore_part(y + i, vmul(vload_part(y + i, n - i, 0.0f), va), n - i);
+    for (; i + VLEN <= n; i += VLEN) {
+        const vf a = out_value(k, vload(x + i), two ? vload(x2 + i) : vzero(), p);
+        if (stream)
+            vstream(y + i, a);
+        else
+            vstore(y + i, a);
+    }
+    if (i < n) {
+        const vf a = out_value(k, vload_part(x + i, n - i, 0.0f),
+                               two ? vload_part(x2 + i, n - i, 0.0f) : vzero(), p);
+        vstore_part(y + i, a, n - i);
+    }
+}
+
+/* The last pass over a row. A row larger than the caches goes block by
+ * block from its end, which the previous pass read last and is still
+ * cached, and its aligned body is written with non-temporal stores, which
+ * skip the read for ownership and leave the cache to the inputs. */
+static ALWAYS_INLINE void out_row(enum out_kind k, const float *x,
+                                  const float *x2, float *y, size_t n,
+                                  const out_params *p)
+{
+    if (!VEC_HAS_STREAM || n <= SHORT_ROW) {
+        out_range(k, x, x2, y, n, p, 0);
+        return;
+    }
+    const size_t align = VLEN * sizeof(float);
+    const size_t head = (align - (uintptr_t)y % align) % align / sizeof(float);
+    const size_t body_end = head + (n - head) / VLEN * VLEN;
+#define AT(ptr, i) ((ptr) ? (ptr) + (i) : NULL)
+    out_range(k, x + body_end, AT(x2, body_end), y + body_end, n - body_end, p, 0);
+    for (size_t end = body_end; end > head;) {
+        const size_t start = end - head > BLOCK ? end - BLOCK : head;
+        out_range(k, x + start, AT(x2, start), y + start, end - start, p, 1);
+        end = start;
+    }
+    out_range(k, x, x2, y, head, p, 0);
+#undef AT
+    vstream_fence(); /* order the streamed stores before the return */
+}
+
+static out_params params(float m, float a, float b)
+{
+    const out_params p = {vset1(m), vset1(a), vset1(b)};
+    return p;
 }
 
 /* ---- softmax, log-softmax, logsumexp -------------------------------------- */
@@ -209,8 +301,10 @@ static void softmax_rows_short(size_t g, size_t n, const float *x, size_t ldx,
             continue;
         if (isnan(s[k]))
             fill(y + k * ldy, n, NAN);
-        else
-            scale(y + k * ldy, n, (float)(1.0 / s[k]));
+        else {
+            const out_params p = params(0.0f, (float)(1.0 / s[k]), 0.0f);
+            out_row(OUT_AFFINE, y + k * ldy, NULL, y + k * ldy, n, &p);
+        }
     }
 }
 
@@ -227,19 +321,8 @@ static void softmax_row_long(size_t n, const float *x, float *y)
         fill(y, n, NAN);
         return;
     }
-    const vf vm = vset1(m), inv = vset1((float)(1.0 / s));
-    size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        vstore(y + i, vmul(exp_nonpos(vsub(vload(x + i), vm)), inv));
-        vstore(y + i + VLEN,
-               vmul(exp_nonpos(vsub(vload(x + i + VLEN), vm)), inv));
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        vstore(y + i, vmul(exp_nonpos(vsub(vload(x + i), vm)), inv));
-    if (i < n) {
-        const vf e = exp_nonpos(vsub(vload_part(x + i, n - i, -INFINITY), vm));
-        vstore_part(y + i, vmul(e, inv), n - i);
-    }
+    const out_params p = params(m, (float)(1.0 / s), 0.0f);
+    out_row(OUT_SOFTMAX, x, NULL, y, n, &p);
 }
 
 static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
@@ -297,17 +380,8 @@ static void log_softmax_row(size_t n, const float *x, const stats *st,
         fill(y, n, NAN);
         return;
     }
-    const vf vm = vset1(st->max), vl = vset1((float)log(st->sum));
-    size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
-        vstore(y + i + VLEN, vsub(vsub(vload(x + i + VLEN), vm), vl));
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        vstore(y + i, vsub(vsub(vload(x + i), vm), vl));
-    if (i < n)
-        vstore_part(y + i, vsub(vsub(vload_part(x + i, n - i, 0.0f), vm), vl),
-                    n - i);
+    const out_params p = params(st->max, (float)log(st->sum), 0.0f);
+    out_row(OUT_LOG_SOFTMAX, x, NULL, y, n, &p);
 }
 
 static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
@@ -340,27 +414,23 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
 static ALWAYS_INLINE float block_dot(const float *y, const float *v,
                                      size_t n, int exp_of_y)
 {
-    vf s0 = vzero(), s1 = s0;
+#define W(a) (exp_of_y ? exp_any(a) : (a))
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* 4 FMA chains in flight */
     size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        vf a0 = vload(y + i), a1 = vload(y + i + VLEN);
-        if (exp_of_y) {
-            a0 = exp_any(a0);
-            a1 = exp_any(a1);
-        }
-        s0 = vfma(a0, vload(v + i), s0);
-        s1 = vfma(a1, vload(v + i + VLEN), s1);
+    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        s0 = vfma(W(vload(y + i)), vload(v + i), s0);
+        s1 = vfma(W(vload(y + i + VLEN)), vload(v + i + VLEN), s1);
+        s2 = vfma(W(vload(y + i + 2 * VLEN)), vload(v + i + 2 * VLEN), s2);
+        s3 = vfma(W(vload(y + i + 3 * VLEN)), vload(v + i + 3 * VLEN), s3);
     }
-    for (; i + VLEN <= n; i += VLEN) {
-        const vf a = vload(y + i);
-        s0 = vfma(exp_of_y ? exp_any(a) : a, vload(v + i), s0);
-    }
+    for (; i + VLEN <= n; i += VLEN)
+        s0 = vfma(W(vload(y + i)), vload(v + i), s0);
     if (i < n) { /* fill so that padding lanes give w * 0 = 0 */
         const vf a = vload_part(y + i, n - i, exp_of_y ? -INFINITY : 0.0f);
-        s1 = vfma(exp_of_y ? exp_any(a) : a, vload_part(v + i, n - i, 0.0f),
-                  s1);
+        s1 = vfma(W(a), vload_part(v + i, n - i, 0.0f), s1);
     }
-    return vhsum(vadd(s0, s1));
+#undef W
+    return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
 }
 
 static ALWAYS_INLINE double row_dot(const float *y, const float *v, size_t n,
@@ -377,24 +447,8 @@ static void softmax_jvp(size_t rows, size_t cols, const float *y, size_t ldy,
                         const float *v, size_t ldv, float *out, size_t ldo)
 {
     for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
-        const vf dot = vset1((float)row_dot(y, v, cols, 0));
-        size_t i = 0;
-        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
-            const vf a0 = vmul(vload(y + i), vsub(vload(v + i), dot));
-            const vf a1 = vmul(vload(y + i + VLEN),
-                               vsub(vload(v + i + VLEN), dot));
-            vstore(out + i, a0);
-            vstore(out + i + VLEN, a1);
-        }
-        for (; i + VLEN <= cols; i += VLEN)
-            vstore(out + i, vmul(vload(y + i), vsub(vload(v + i), dot)));
-        if (i < cols) {
-            const size_t t = cols - i;
-            vstore_part(out + i,
-                        vmul(vload_part(y + i, t, 0.0f),
-                             vsub(vload_part(v + i, t, 0.0f), dot)),
-                        t);
-        }
+        const out_params p = params(0.0f, (float)row_dot(y, v, cols, 0), 0.0f);
+        out_row(OUT_JVP, y, v, out, cols, &p);
     }
 }
 
@@ -404,13 +458,8 @@ static void log_softmax_jvp(size_t rows, size_t cols, const float *y,
                             float *out, size_t ldo)
 {
     for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
-        const vf dot = vset1((float)row_dot(y, v, cols, 1));
-        size_t i = 0;
-        for (; i + VLEN <= cols; i += VLEN)
-            vstore(out + i, vsub(vload(v + i), dot));
-        if (i < cols)
-            vstore_part(out + i, vsub(vload_part(v + i, cols - i, 0.0f), dot),
-                        cols - i);
+        const out_params p = params(0.0f, (float)row_dot(y, v, cols, 1), 0.0f);
+        out_row(OUT_LSM_JVP, y, v, out, cols, &p);
     }
 }
 
@@ -420,49 +469,12 @@ static void log_softmax_vjp(size_t rows, size_t cols, const float *y,
                             float *out, size_t ldo)
 {
     for (size_t r = 0; r < rows; r++, y += ldy, g += ldg, out += ldo) {
-        const vf neg_sum = vset1((float)-row_sum(g, cols));
-        size_t i = 0;
-        for (; i + 2 * VLEN <= cols; i += 2 * VLEN) {
-            const vf a0 = vfma(exp_any(vload(y + i)), neg_sum, vload(g + i));
-            const vf a1 = vfma(exp_any(vload(y + i + VLEN)), neg_sum,
-                               vload(g + i + VLEN));
-            vstore(out + i, a0);
-            vstore(out + i + VLEN, a1);
-        }
-        for (; i + VLEN <= cols; i += VLEN)
-            vstore(out + i, vfma(exp_any(vload(y + i)), neg_sum, vload(g + i)));
-        if (i < cols) {
-            const size_t t = cols - i;
-            vstore_part(out + i,
-                        vfma(exp_any(vload_part(y + i, t, 0.0f)), neg_sum,
-                             vload_part(g + i, t, 0.0f)),
-                        t);
-        }
+        const out_params p = params(0.0f, (float)-row_sum(g, cols), 0.0f);
+        out_row(OUT_LSM_VJP, y, g, out, cols, &p);
     }
 }
 
 /* ---- cross-entropy -------------------------------------------------------- */
-
-/* grad = a * exp(z - m) + b, where a and b fold 1/S, grad_scale and the
- * uniform part of the target; the caller fixes the target element. */
-static void write_grad(const float *z, size_t n, float m, float a, float b,
-                       float *grad)
-{
-    const vf vm = vset1(m), va = vset1(a), vb = vset1(b);
-    size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        const vf g0 = vfma(exp_nonpos(vsub(vload(z + i), vm)), va, vb);
-        const vf g1 = vfma(exp_nonpos(vsub(vload(z + i + VLEN), vm)), va, vb);
-        vstore(grad + i, g0);
-        vstore(grad + i + VLEN, g1);
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        vstore(grad + i, vfma(exp_nonpos(vsub(vload(z + i), vm)), va, vb));
-    if (i < n) {
-        const vf e = exp_nonpos(vsub(vload_part(z + i, n - i, -INFINITY), vm));
-        vstore_part(grad + i, vfma(e, va, vb), n - i);
-    }
-}
 
 /* The loss from the row statistics: (1 - e)(lse - z_t) + e (lse - mean z),
  * each term only when its weight is not zero. */
@@ -535,13 +547,8 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
         if (loss)
             loss[k] = xent_loss(lse, zt[k], keep, e, sum_z[k], cols);
         /* grad = scale (e / S - spread), in place over the stored exps */
-        const vf a = vset1((float)(scale / s[k])), b = vset1((float)(-scale * spread));
-        size_t i = 0;
-        for (; i + VLEN <= cols; i += VLEN)
-            vstore(gk + i, vfma(vload(gk + i), a, b));
-        if (i < cols)
-            vstore_part(gk + i, vfma(vload_part(gk + i, cols - i, 0.0f), a, b),
-                        cols - i);
+        const out_params p = params(0.0f, (float)(scale / s[k]), (float)(-scale * spread));
+        out_row(OUT_AFFINE, gk, NULL, gk, cols, &p);
         /* p_t - 1 in double: no cancellation when p_t is near 1 */
         gk[t[k]] = (float)(scale * (exp((double)zt[k] - lse) - keep - spread));
     }
@@ -576,7 +583,10 @@ static void xent_row_long(size_t cols, const float *z, int32_t t,
     const double zt = z[t], lse = (double)m + log(s);
     *loss = xent_loss(lse, zt, keep, e, e != 0.0 ? row_sum(z, cols) : 0.0, cols);
     if (g) {
-        write_grad(z, cols, m, (float)(scale / s), (float)(-scale * spread), g);
+        /* grad = a exp(z - m) + b: a and b fold 1/S, the scale and the
+         * uniform part of the target; the target element is fixed below */
+        const out_params p = params(m, (float)(scale / s), (float)(-scale * spread));
+        out_row(OUT_GRAD, z, NULL, g, cols, &p);
         g[t] = (float)(scale * (exp(zt - lse) - keep - spread));
     }
 }

@@ -42,6 +42,12 @@ static inline void vstore_part(float *p, vf v, size_t n)
     _mm256_maskstore_ps(p, tail_mask(n), v);
 }
 
+/* A non-temporal store to a VLEN * 4-byte aligned p, for rows larger than
+ * the caches: no read for ownership, no eviction of the inputs. */
+#define VEC_HAS_STREAM 1
+static inline void vstream(float *p, vf v) { _mm256_stream_ps(p, v); }
+static inline void vstream_fence(void) { _mm_sfence(); }
+
 static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }

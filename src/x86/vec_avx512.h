@@ -36,6 +36,12 @@ static inline void vstore_part(float *p, vf v, size_t n)
     _mm512_mask_storeu_ps(p, tail_mask(n), v);
 }
 
+/* A non-temporal store to a VLEN * 4-byte aligned p, for rows larger than
+ * the caches: no read for ownership, no eviction of the inputs. */
+#define VEC_HAS_STREAM 1
+static inline void vstream(float *p, vf v) { _mm512_stream_ps(p, v); }
+static inline void vstream_fence(void) { _mm_sfence(); }
+
 static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
