@@ -35,7 +35,7 @@
  * phase (all maxima, then all sums, then all outputs): each row alone is a
  * serial chain of reductions, and side by side the chains overlap. */
 #define GROUP 4
-#define GROUP_ROW 1024
+#define GROUP_ROW 1024 /* <= BLOCK: a grouped row is one block */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -359,8 +359,19 @@ static size_t group_stats(size_t rows, size_t cols, const float *x,
                           size_t ldx, stats *st)
 {
     const size_t g = cols > GROUP_ROW ? 1 : rows < GROUP ? rows : GROUP;
+    if (g == 1) {
+        st[0].finite = row_stats(x, cols, &st[0].max, &st[0].sum);
+        return 1;
+    }
+    /* Rows of one block: all maxima, then all sums (see GROUP). */
+    for (size_t k = 0; k < g; k++) {
+        st[k].max = block_max(x + k * ldx, cols);
+        st[k].finite = isfinite(st[k].max);
+    }
     for (size_t k = 0; k < g; k++)
-        st[k].finite = row_stats(x + k * ldx, cols, &st[k].max, &st[k].sum);
+        if (st[k].finite)
+            st[k].sum = block_exp_sum(x + k * ldx, cols, st[k].max, NULL,
+                                      exp_nonpos);
     return g;
 }
 
