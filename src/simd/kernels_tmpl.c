@@ -551,14 +551,15 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
             fill(gk, cols, NAN);
             continue;
         }
-        const double lse = (double)m[k] + log(s[k]);
-        if (loss)
-            loss[k] = xent_loss(lse, zt[k], keep, e, sum_z[k], cols);
-        /* grad = scale (e / S - spread), in place over the stored exps */
+        if (loss) /* the only libm call per row, and only for the loss */
+            loss[k] = xent_loss((double)m[k] + log(s[k]), zt[k], keep, e,
+                                sum_z[k], cols);
+        /* grad = scale (e / S - spread), in place over the stored exps; the
+         * target's e_t is read first: p_t = e_t / S, no second exp */
+        const double p_t = (double)gk[t[k]] / s[k];
         const out_params p = params(0.0f, (float)(scale / s[k]), (float)(-scale * spread));
         out_row(OUT_AFFINE, gk, NULL, gk, cols, &p);
-        /* p_t - 1 in double: no cancellation when p_t is near 1 */
-        gk[t[k]] = (float)(scale * (exp((double)zt[k] - lse) - keep - spread));
+        gk[t[k]] = (float)(scale * (p_t - keep - spread));
     }
 }
 
