@@ -211,16 +211,16 @@ typedef enum smx_isa {
     SMX_ISA_SCALAR,   /* the portable C reference */
     SMX_ISA_AVX2,     /* x86-64 AVX2 + FMA */
     SMX_ISA_AVX512,   /* x86-64 AVX-512 F/DQ/VL/BW */
-    SMX_ISA_NEON      /* ARM Advanced SIMD (AArch64, ARMv7-A with NEON) */
+    SMX_ISA_NEON      /* ARM Advanced SIMD (AArch64; ARMv7-A: + VFPv4) */
 } smx_isa;
 
 /* The ISA the kernels use now (never SMX_ISA_AUTO). */
 SMX_API smx_isa smx_get_isa(void);
 
 /* 1 if `isa` is compiled in, usable on this CPU and OS (x86: CPUID and
- * XGETBV; 32-bit ARM: AT_HWCAP), and not above the cap set by the
- * environment variable SMXKERN_ISA; else 0. SMX_ISA_SCALAR is always
- * supported; SMX_ISA_AUTO is reported as supported.
+ * XGETBV; 32-bit ARM: AT_HWCAP, NEON and VFPv4), and not above the cap
+ * set by the environment variable SMXKERN_ISA; else 0. SMX_ISA_SCALAR is
+ * always supported; SMX_ISA_AUTO is reported as supported.
  *
  * SMXKERN_ISA=scalar|avx2|avx512|neon (read once, case-insensitive) names
  * the highest ISA the library may use, in the order scalar < avx2 < avx512

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The test command: installs what is missing (Debian), builds libsmxkern with
 # warnings as errors, and runs the whole test suite on every ISA this CPU
-# supports. Each stage reports separately; the last line totals them.
+# supports, then cross-compiles for 64-bit and 32-bit ARM and runs the same
+# suites there under QEMU (scalar and NEON). Each stage reports separately;
+# the last line totals them.
 # Usage: scripts/test.sh [--keep-going]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,14 +23,14 @@ stage() {
     local name=$1 dir=$2
     shift 2
     echo "=== $name ($dir)"
-    if [ -d "$dir" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null
+    local rc=0 log="$dir/meson-logs/testlog.json" pass=0 fail=0 start=$SECONDS
+    if [ -f "$dir/meson-private/coredata.dat" ]; then # a configured build dir
+        meson setup --reconfigure "$dir" "$@" >/dev/null || rc=$?
     else
-        meson setup "$dir" "$@" >/dev/null
+        meson setup "$dir" "$@" >/dev/null || rc=$?
     fi
-    local rc=0 log="$dir/meson-logs/testlog.json" pass=0 fail=0
     rm -f "$log"
-    ninja -C "$dir" >/dev/null || rc=$?
+    [ $rc -eq 0 ] && { ninja -C "$dir" >/dev/null || rc=$?; }
     if [ $rc -eq 0 ]; then
         meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" || rc=$?
     fi
@@ -47,7 +49,7 @@ PY
             awk -F'[:,] *' '{c+=$2; f+=$4; e+=$6} END {printf "Check: %d checks, %d failures, %d errors\n", c, f, e}'
     fi
     [ $rc -ne 0 ] && [ $fail -eq 0 ] && fail=1 # a build failure counts
-    echo "$name: $pass passed, $fail failed"
+    echo "$name: $pass passed, $fail failed ($((SECONDS - start)) s)"
     total_pass=$((total_pass + pass))
     total_fail=$((total_fail + fail))
     if [ $fail -ne 0 ]; then
@@ -64,4 +66,33 @@ finish() {
 }
 
 stage native build-test -Dwerror=true -Dbuildtype=debugoptimized
+
+# ARM: GCC cross compilers, the target's libraries from Debian multiarch,
+# QEMU user mode to run the tests (scripts/cross/*.ini). The cross files
+# and package names assume an x86-64 build machine; on an ARM machine the
+# native stage above already ran scalar and NEON.
+if [ "$(uname -m)" != x86_64 ]; then
+    echo "note: the aarch64 and armhf stages run on x86-64 build machines only"
+    finish
+fi
+arm_packages() {
+    if command -v dpkg >/dev/null 2>&1; then
+        add_architecture arm64 armhf || return 1
+    fi
+    ensure_packages gcc-aarch64-linux-gnu g++-aarch64-linux-gnu \
+        gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf qemu-user \
+        libsleef-dev:arm64 check:arm64 libbenchmark-dev:arm64 \
+        libsleef-dev:armhf check:armhf libbenchmark-dev:armhf
+}
+if ! arm_packages; then
+    echo "error: the ARM cross toolchains and libraries could not be installed;" \
+        "the aarch64 and armhf stages cannot run" >&2
+    failed_stages="$failed_stages arm-packages"
+    total_fail=$((total_fail + 1))
+    finish
+fi
+stage aarch64 build-aarch64 --cross-file scripts/cross/aarch64-linux-gnu.ini \
+    -Dwerror=true -Dbuildtype=debugoptimized
+stage armhf build-armhf --cross-file scripts/cross/arm-linux-gnueabihf.ini \
+    -Dwerror=true -Dbuildtype=debugoptimized
 finish

@@ -56,14 +56,21 @@ smx_cpu_features smx_cpu_detect(void)
 #elif defined(__arm__) && defined(__linux__)
 #include <sys/auxv.h>
 
+/* From the kernel's arch/arm uapi hwcap.h. */
 #ifndef HWCAP_NEON
-#define HWCAP_NEON (1 << 12) /* from the kernel's arch/arm uapi hwcap.h */
+#define HWCAP_NEON (1 << 12)
+#endif
+#ifndef HWCAP_VFPv4
+#define HWCAP_VFPv4 (1 << 16)
 #endif
 
+/* The 32-bit NEON kernels are built for NEON + VFPv4: their exp needs the
+ * fused multiply-add, which NEON CPUs without VFPv4 (Cortex-A8, A9) lack. */
 smx_cpu_features smx_cpu_detect(void)
 {
     smx_cpu_features f = {0, 0, 0};
-    f.neon = (getauxval(AT_HWCAP) & HWCAP_NEON) != 0;
+    const unsigned long need = HWCAP_NEON | HWCAP_VFPv4;
+    f.neon = (getauxval(AT_HWCAP) & need) == need;
     return f;
 }
 

@@ -4,6 +4,9 @@
 # the way a user would, with `pkg-config --cflags --libs smxkern`, linked
 # against the shared library and against the static one, and runs both.
 # Usage: install_consumer.sh BUILD_DIR CONSUMER_C [CC [EXE_WRAPPER...]]
+# CC may be several words ("ccache gcc"). For a cross build, pass the cross
+# compiler and the exe wrapper, and set PKG_CONFIG_LIBDIR to the target's
+# pkgconfig directories so that no .pc file of the build machine is used.
 set -eu
 build=$1 src=$2
 cc=${3:-cc}
@@ -30,6 +33,11 @@ $cc -o "$tmp/consumer_static" "$src" $(pc --cflags) \
     $(pc --static --libs | sed 's/-lsmxkern/-l:libsmxkern.a/') -lm
 "$@" "$tmp/consumer_static"
 if command -v ldd >/dev/null 2>&1 && [ $# -eq 0 ] && ldd "$tmp/consumer_static" | grep -q libsmxkern; then
+    echo "static consumer still links libsmxkern.so"; exit 1
+fi
+# ldd cannot inspect a foreign binary; readelf reads any ELF target.
+if command -v readelf >/dev/null 2>&1 && [ $# -gt 0 ] &&
+    readelf -d "$tmp/consumer_static" | grep NEEDED | grep -q libsmxkern; then
     echo "static consumer still links libsmxkern.so"; exit 1
 fi
 echo "install + pkg-config consumer: shared and static OK"

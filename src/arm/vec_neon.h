@@ -63,11 +63,26 @@ static inline vf vsub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf vmul(vf a, vf b) { return vmulq_f32(a, b); }
 /* a * b + c, one rounding (vmlaq_f32 would round twice) */
 static inline vf vfma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+/* lanes where a > b (false where either is NaN) */
+#if !defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
+/* GCC 12's arm_neon.h spells vcgtq_f32 and vcltq_f32 as C vector compares,
+ * which GCC does not give to NEON (its compares flush subnormals, so are
+ * not IEEE) unless -funsafe-math-optimizations: it emits 4 VFP compares
+ * and moves instead. The instruction itself is what the intrinsic means. */
+static inline uint32x4_t vgt_mask(vf a, vf b)
+{
+    uint32x4_t r;
+    __asm__("vcgt.f32 %q0, %q1, %q2" : "=w"(r) : "w"(a), "w"(b));
+    return r;
+}
+#else
+static inline uint32x4_t vgt_mask(vf a, vf b) { return vcgtq_f32(a, b); }
+#endif
 /* max/min: where either is NaN the result is b, so NaN in b propagates.
  * vmaxq_f32/vminq_f32 return NaN when EITHER is NaN, and max(+0, -0) = +0;
  * a compare and select gives the x86 rule exactly: a > b ? a : b. */
-static inline vf vmax(vf a, vf b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
-static inline vf vmin(vf a, vf b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+static inline vf vmax(vf a, vf b) { return vbslq_f32(vgt_mask(a, b), a, b); }
+static inline vf vmin(vf a, vf b) { return vbslq_f32(vgt_mask(b, a), a, b); }
 /* round to the nearest integer, ties to even */
 static inline vf vround(vf a)
 {
@@ -142,7 +157,7 @@ static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
 {
     (void)n;
     const vf s = vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(nb), 23)); /* 2^n */
-    const uint32x4_t below = vcltq_f32(x, vdupq_n_f32(VEXP_LO));
+    const uint32x4_t below = vgt_mask(vdupq_n_f32(VEXP_LO), x);
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(p, s)), below));
 }
 static inline vf vscale_any(vf p, vf n)

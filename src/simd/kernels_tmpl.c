@@ -273,8 +273,10 @@ static out_params params(float m, float a, float b)
 
 /* Softmax of up to GROUP rows that fit in cache: max, exp-store-sum,
  * scale, each phase over all the rows before the next. */
-static void softmax_rows_short(size_t g, size_t n, const float *x, size_t ldx,
-                               float *y, size_t ldy, vf (*expfn)(vf))
+static ALWAYS_INLINE void softmax_rows_short(size_t g, size_t n,
+                                             const float *x, size_t ldx,
+                                             float *y, size_t ldy,
+                                             vf (*expfn)(vf))
 {
     float m[GROUP];
     double s[GROUP];
