@@ -11,7 +11,8 @@
 
 typedef struct bench_shape {
     size_t rows, cols;
-    const char *name; /* "ROWSxCOLS", as in benchmark names */
+    const char *name;  /* "ROWSxCOLS", as in benchmark names */
+    int out_of_cache;  /* measured from memory: buffers rotate */
 } bench_shape;
 
 extern const bench_shape bench_shapes[];
