@@ -184,7 +184,8 @@ SMX_API smx_status smx_cross_entropy_f32(size_t rows, size_t cols,
  * q = (1 - e) p + e / cols (q = p when e == 0, as in PyTorch):
  *   loss[r] = -sum_j q_j ls_j = sum_j q_j (lse - z_j)
  *   grad[r] = grad_scale * (softmax(z) * sum(q) - q)
- * A term with q_j == 0 contributes exactly 0, even where z_j == -inf. p is
+ * A term with q_j == 0 contributes exactly 0, even where z_j == -inf (a
+ * NaN logit still makes the row's loss NaN, as everywhere). p is
  * used as given (it need not sum to 1); opts->ignore_index is not used.
  * grad may alias logits or p exactly. Other rules as smx_cross_entropy_f32. */
 SMX_API smx_status smx_cross_entropy_soft_f32(size_t rows, size_t cols,

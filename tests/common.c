@@ -276,6 +276,10 @@ double oracle_xent_soft_row(size_t n, const float *z, const float *p,
                             fabs(q)));
     }
     *loss_bar = BAR_REL * (loss_terms + fabs(loss));
+    /* A NaN logit makes the row's loss NaN even where it has no mass. */
+    for (size_t j = 0; j < n; j++)
+        if (isnan(z[j]))
+            loss = NAN;
     scratch_free(&s);
     return loss;
 }

@@ -4,11 +4,13 @@
 
 #include "scalar.h"
 
-void smx_softmax_jvp_scalar(size_t rows, size_t cols, const float *y,
-                               size_t ldy, const float *v, size_t ldv,
-                               float *out, size_t ldo)
+void smx_softmax_jvp_scalar(size_t rows, size_t cols, const float *y0,
+                               size_t ldy, const float *v0, size_t ldv,
+                               float *out0, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *y = y0 + r * ldy, *v = v0 + r * ldv;
+        float *out = out0 + r * ldo;
         double dot = 0.0; /* <y, v> */
         for (size_t i = 0; i < cols; i++)
             dot += (double)y[i] * (double)v[i];
@@ -17,11 +19,13 @@ void smx_softmax_jvp_scalar(size_t rows, size_t cols, const float *y,
     }
 }
 
-void smx_log_softmax_jvp_scalar(size_t rows, size_t cols, const float *y,
-                                   size_t ldy, const float *v, size_t ldv,
-                                   float *out, size_t ldo)
+void smx_log_softmax_jvp_scalar(size_t rows, size_t cols, const float *y0,
+                                   size_t ldy, const float *v0, size_t ldv,
+                                   float *out0, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *y = y0 + r * ldy, *v = v0 + r * ldv;
+        float *out = out0 + r * ldo;
         double dot = 0.0; /* <exp(y), v> */
         for (size_t i = 0; i < cols; i++)
             dot += exp((double)y[i]) * (double)v[i];
@@ -30,11 +34,13 @@ void smx_log_softmax_jvp_scalar(size_t rows, size_t cols, const float *y,
     }
 }
 
-void smx_log_softmax_vjp_scalar(size_t rows, size_t cols, const float *y,
-                                   size_t ldy, const float *g, size_t ldg,
-                                   float *out, size_t ldo)
+void smx_log_softmax_vjp_scalar(size_t rows, size_t cols, const float *y0,
+                                   size_t ldy, const float *g0, size_t ldg,
+                                   float *out0, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, g += ldg, out += ldo) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *y = y0 + r * ldy, *g = g0 + r * ldg;
+        float *out = out0 + r * ldo;
         double sum_g = 0.0;
         for (size_t i = 0; i < cols; i++)
             sum_g += (double)g[i];

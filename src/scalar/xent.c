@@ -8,52 +8,60 @@
 
 #include "scalar.h"
 
-/* -log_softmax(z)_j, i.e. lse - z_j, for any row kind. */
-static double neg_logprob(const smx_row_stats *s, double lse, float zj)
+/* A finite row's statistics: its max and log(sum exp(z - max)). The loss
+ * terms use (max - z_j) + log_sum, never lse - z_j: for |max| past about
+ * 2^36, max + log_sum rounds to max in double and log_sum would be lost. */
+typedef struct row_log_sum {
+    smx_row_stats s;
+    double log_sum; /* FINITE rows only */
+} row_log_sum;
+
+static row_log_sum scan(size_t n, const float *z)
 {
-    if (s->kind == SMX_ROW_FINITE)
-        return lse - (double)zj;
-    return -smx_edge_logprob(s, zj);
+    row_log_sum r = {smx_row_scan(n, z), 0.0};
+    if (r.s.kind == SMX_ROW_FINITE)
+        r.log_sum = log(smx_row_sumexp(n, z, r.s.max));
+    return r;
+}
+
+/* -log_softmax(z)_j for any row kind. */
+static double neg_logprob(const row_log_sum *r, float zj)
+{
+    if (r->s.kind == SMX_ROW_FINITE)
+        return ((double)r->s.max - (double)zj) + r->log_sum;
+    return -smx_edge_logprob(&r->s, zj);
 }
 
 /* softmax(z)_j for any row kind. */
-static double prob(const smx_row_stats *s, double lse, float zj)
+static double prob(const row_log_sum *r, float zj)
 {
-    if (s->kind == SMX_ROW_FINITE)
-        return exp((double)zj - lse);
-    return smx_edge_prob(s, zj);
-}
-
-static double row_lse(size_t n, const float *z, const smx_row_stats *s)
-{
-    return s->kind == SMX_ROW_FINITE
-               ? (double)s->max + log(smx_row_sumexp(n, z, s->max))
-               : 0.0; /* unused: edge rows use the limits */
+    if (r->s.kind == SMX_ROW_FINITE)
+        return exp(((double)zj - (double)r->s.max) - r->log_sum);
+    return smx_edge_prob(&r->s, zj);
 }
 
 float smx_xent_row_scalar(size_t n, const float *z, int32_t t,
                           const smx_xent_params *prm, float *grad)
 {
-    const smx_row_stats s = smx_row_scan(n, z);
-    const double lse = row_lse(n, z, &s);
+    const row_log_sum rs = scan(n, z);
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)n;
 
     /* loss = (1 - e) * (-ls_t) + (e / n) * sum_j (-ls_j); read before the
      * gradient may overwrite z. */
     double loss = 0.0;
     if (keep != 0.0)
-        loss += keep * neg_logprob(&s, lse, z[t]);
+        loss += keep * neg_logprob(&rs, z[t]);
     if (e != 0.0) {
         double sum = 0.0;
         for (size_t j = 0; j < n; j++)
-            sum += neg_logprob(&s, lse, z[j]);
+            sum += neg_logprob(&rs, z[j]);
         loss += spread * sum;
     }
     if (grad) {
         const double scale = prm->grad_scale;
         for (size_t j = 0; j < n; j++) {
             double target = spread + ((size_t)t == j ? keep : 0.0);
-            grad[j] = (float)(scale * (prob(&s, lse, z[j]) - target));
+            grad[j] = (float)(scale * (prob(&rs, z[j]) - target));
         }
     }
     return (float)loss;
@@ -62,8 +70,7 @@ float smx_xent_row_scalar(size_t n, const float *z, int32_t t,
 float smx_xent_soft_row_scalar(size_t n, const float *z, const float *p,
                                const smx_xent_params *prm, float *grad)
 {
-    const smx_row_stats s = smx_row_scan(n, z);
-    const double lse = row_lse(n, z, &s);
+    const row_log_sum rs = scan(n, z);
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)n;
 #define Q(j) (e != 0.0 ? keep * (double)p[j] + spread : (double)p[j])
     double sum_q = 0.0;
@@ -78,12 +85,14 @@ float smx_xent_soft_row_scalar(size_t n, const float *z, const float *p,
         const double q = Q(j);
         const float zj = z[j];
         if (q != 0.0)
-            loss += q * neg_logprob(&s, lse, zj);
+            loss += q * neg_logprob(&rs, zj);
         if (grad)
-            grad[j] = (float)(scale * (prob(&s, lse, zj) * sum_q - q));
+            grad[j] = (float)(scale * (prob(&rs, zj) * sum_q - q));
     }
 #undef Q
-    return (float)loss;
+    /* A NaN logit makes the whole row NaN, loss included, even where it
+     * has no target mass (the log-softmax of such a row is all NaN). */
+    return rs.s.kind == SMX_ROW_NAN ? NAN : (float)loss;
 }
 
 void smx_xent_scalar(size_t rows, size_t cols, const float *z, size_t ldz,

@@ -88,6 +88,35 @@ static double row_sum(const float *x, size_t n)
     return s;
 }
 
+/* sum of a x + b over n elements: float within blocks, double across. Used
+ * for sum(max - z) (a = -1, b = max), whose terms are small where z is
+ * large, and for sum(q) = sum((1 - e) p + e / n) with its weights applied
+ * before anything is added. */
+static double row_affine_sum(const float *x, size_t n, float a, float b)
+{
+    const vf va = vset1(a), vb = vset1(b);
+    double total = 0.0;
+    for (size_t blk = 0; blk < n; blk += BLOCK) {
+        const size_t len = n - blk < BLOCK ? n - blk : BLOCK;
+        const float *xb = x + blk;
+        vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* as in block_sum */
+        size_t i = 0;
+        for (; i + 4 * VLEN <= len; i += 4 * VLEN) {
+            s0 = vadd(s0, vfma(vload(xb + i), va, vb));
+            s1 = vadd(s1, vfma(vload(xb + i + VLEN), va, vb));
+            s2 = vadd(s2, vfma(vload(xb + i + 2 * VLEN), va, vb));
+            s3 = vadd(s3, vfma(vload(xb + i + 3 * VLEN), va, vb));
+        }
+        for (; i + VLEN <= len; i += VLEN)
+            s0 = vadd(s0, vfma(vload(xb + i), va, vb));
+        if (i < len) /* padding lanes would add b: keep only the row's */
+            s1 = vadd(s1, vkeep_first(vfma(vload_part(xb + i, len - i, 0.0f), va, vb),
+                                      len - i));
+        total += vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+    }
+    return total;
+}
+
 /* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
  * is NULL. Inlined with constant arguments, so each use is specialized. */
 static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
@@ -456,9 +485,10 @@ static ALWAYS_INLINE double row_dot(const float *y, const float *v, size_t n,
 static void softmax_jvp(size_t rows, size_t cols, const float *y, size_t ldy,
                         const float *v, size_t ldv, float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
-        const out_params p = params(0.0f, (float)row_dot(y, v, cols, 0), 0.0f);
-        out_row(OUT_JVP, y, v, out, cols, &p);
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * ldy, *vr = v + r * ldv;
+        const out_params p = params(0.0f, (float)row_dot(yr, vr, cols, 0), 0.0f);
+        out_row(OUT_JVP, yr, vr, out + r * ldo, cols, &p);
     }
 }
 
@@ -467,9 +497,10 @@ static void log_softmax_jvp(size_t rows, size_t cols, const float *y,
                             size_t ldy, const float *v, size_t ldv,
                             float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, v += ldv, out += ldo) {
-        const out_params p = params(0.0f, (float)row_dot(y, v, cols, 1), 0.0f);
-        out_row(OUT_LSM_JVP, y, v, out, cols, &p);
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * ldy, *vr = v + r * ldv;
+        const out_params p = params(0.0f, (float)row_dot(yr, vr, cols, 1), 0.0f);
+        out_row(OUT_LSM_JVP, yr, vr, out + r * ldo, cols, &p);
     }
 }
 
@@ -478,24 +509,27 @@ static void log_softmax_vjp(size_t rows, size_t cols, const float *y,
                             size_t ldy, const float *g, size_t ldg,
                             float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++, y += ldy, g += ldg, out += ldo) {
-        const out_params p = params(0.0f, (float)-row_sum(g, cols), 0.0f);
-        out_row(OUT_LSM_VJP, y, g, out, cols, &p);
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * ldy, *gr = g + r * ldg;
+        const out_params p = params(0.0f, (float)-row_sum(gr, cols), 0.0f);
+        out_row(OUT_LSM_VJP, yr, gr, out + r * ldo, cols, &p);
     }
 }
 
 /* ---- cross-entropy -------------------------------------------------------- */
 
-/* The loss from the row statistics: (1 - e)(lse - z_t) + e (lse - mean z),
- * each term only when its weight is not zero. */
-static float xent_loss(double lse, double zt, double keep, double e,
-                       double sum_z, size_t cols)
+/* The loss from the row statistics, with lse - z_j written as
+ * (m - z_j) + log S so that log S survives a large |m|:
+ * (1 - e)((m - z_t) + log S) + e (log S + sum(m - z) / n), each term only
+ * when its weight is not zero. */
+static float xent_loss(float m, double log_s, double zt, double keep,
+                       double e, double sum_m_minus_z, size_t cols)
 {
     double l = 0.0;
     if (keep != 0.0)
-        l += keep * (lse - zt);
+        l += keep * (((double)m - zt) + log_s);
     if (e != 0.0)
-        l += e * (lse - sum_z / (double)cols);
+        l += e * (log_s + sum_m_minus_z / (double)cols);
     return (float)l;
 }
 
@@ -519,7 +553,7 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
             continue;
         m[k] = block_max(zk, cols);
         zt[k] = zk[t[k]];
-        sum_z[k] = e != 0.0 ? row_sum(zk, cols) : 0.0;
+        sum_z[k] = e != 0.0 ? row_affine_sum(zk, cols, -1.0f, m[k]) : 0.0;
         if (!isfinite(m[k])) {
             const float l = smx_xent_row_scalar(cols, zk, t[k], prm, grad + k * ldg);
             if (loss)
@@ -554,8 +588,8 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
             continue;
         }
         if (loss) /* the only libm call per row, and only for the loss */
-            loss[k] = xent_loss((double)m[k] + log(s[k]), zt[k], keep, e,
-                                sum_z[k], cols);
+            loss[k] = xent_loss(m[k], log(s[k]), zt[k], keep, e, sum_z[k],
+                                cols);
         /* grad = scale (e / S - spread), in place over the stored exps; the
          * target's e_t is read first: p_t = e_t / S, no second exp */
         const double p_t = (double)gk[t[k]] / s[k];
@@ -591,14 +625,15 @@ static void xent_row_long(size_t cols, const float *z, int32_t t,
             fill(g, cols, NAN);
         return;
     }
-    const double zt = z[t], lse = (double)m + log(s);
-    *loss = xent_loss(lse, zt, keep, e, e != 0.0 ? row_sum(z, cols) : 0.0, cols);
+    const double zt = z[t], log_s = log(s);
+    *loss = xent_loss(m, log_s, zt, keep, e,
+                      e != 0.0 ? row_affine_sum(z, cols, -1.0f, m) : 0.0, cols);
     if (g) {
         /* grad = a exp(z - m) + b: a and b fold 1/S, the scale and the
          * uniform part of the target; the target element is fixed below */
         const out_params p = params(m, (float)(scale / s), (float)(-scale * spread));
         out_row(OUT_GRAD, z, NULL, g, cols, &p);
-        g[t] = (float)(scale * (exp(zt - lse) - keep - spread));
+        g[t] = (float)(scale * (exp((zt - (double)m) - log_s) - keep - spread));
     }
 }
 
@@ -663,12 +698,13 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
 {
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
-    for (size_t r = 0; r < rows; r++, z += ldz, p += ldp) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *g = grad ? grad + r * ldg : NULL;
         float m;
         double s;
-        if (!row_stats(z, cols, &m, &s)) {
-            const float l = smx_xent_soft_row_scalar(cols, z, p, prm, g);
+        if (!row_stats(zr, cols, &m, &s)) {
+            const float l = smx_xent_soft_row_scalar(cols, zr, pr, prm, g);
             if (loss)
                 loss[r] = l;
             continue;
@@ -680,12 +716,11 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                 fill(g, cols, NAN);
             continue;
         }
-        const double sum_p = row_sum(p, cols);
-        const double sum_q = e != 0.0 ? keep * sum_p + e : sum_p;
+        const double sum_q = row_affine_sum(pr, cols, (float)keep, (float)spread);
         double l = 0.0;
         for (size_t b = 0; b < cols; b += BLOCK) {
             const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
-            l += xent_soft_block(z + b, p + b, len, m, (float)log(s),
+            l += xent_soft_block(zr + b, pr + b, len, m, (float)log(s),
                                  (float)keep, (float)spread, e != 0.0,
                                  (float)(scale * sum_q / s), (float)scale,
                                  g ? g + b : NULL);
