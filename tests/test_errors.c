@@ -4,6 +4,7 @@
  * was written; no-op calls; exact aliasing versus partial overlap.
  * Validation happens before dispatch, so these run once, on the default ISA.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #define C 8
 #define LD 8
 #define N (R * LD + 16) /* room for shifted views */
+#define HALF ((size_t)1 << (sizeof(size_t) * 4)) /* HALF * HALF wraps to 0 */
 
 static float in_a[N], in_b[N], out[N], out2[N];
 static int32_t targets[R];
@@ -66,6 +68,9 @@ START_TEST(rowwise_errors)
                    SMX_E_ARG);
         EXPECT_ERR(f(1, 4, (const float *)(UINTPTR_MAX - 7), 4, out, 4),
                    SMX_E_ARG);
+        EXPECT_ERR(f(1, 4, in_a, 4, (float *)(UINTPTR_MAX - 7), 4), SMX_E_ARG);
+        /* (rows - 1) * ld is exactly 2^(bits of size_t): wraps to 0. */
+        EXPECT_ERR(f(HALF + 1, C, in_a, HALF, out, HALF), SMX_E_ARG);
         /* Partial overlaps: shifted, or same start with another stride. */
         reset();
         memcpy(out, in_a, sizeof out);
@@ -114,6 +119,13 @@ START_TEST(logsumexp_errors)
     ck_assert(memcmp(out, in_a, sizeof out) == 0);
     /* cols == 0: -inf for each row, and lse is needed. */
     EXPECT_ERR(smx_logsumexp_f32(R, 0, NULL, 0, NULL), SMX_E_NULL);
+    EXPECT_ERR(smx_logsumexp_f32(SIZE_MAX / 2, 0, NULL, 0, out), SMX_E_ARG);
+    EXPECT_ERR(smx_logsumexp_f32(HALF + 1, C, in_a, HALF, out), SMX_E_ARG);
+    /* lse is a vector: even exactly over x it is an overlap. */
+    reset();
+    memcpy(out, in_a, sizeof out);
+    ck_assert_int_eq(smx_logsumexp_f32(1, C, out, C, out), SMX_E_OVERLAP);
+    ck_assert(memcmp(out, in_a, sizeof out) == 0);
     reset();
     ck_assert_int_eq(smx_logsumexp_f32(R, 0, NULL, 0, out), SMX_OK);
     for (size_t r = 0; r < R; r++)
@@ -140,6 +152,7 @@ START_TEST(backward_errors)
         EXPECT_ERR(f(R, C, in_a, LD, in_b, C - 1, out, LD), SMX_E_STRIDE);
         EXPECT_ERR(f(R, C, in_a, LD, in_b, LD, out, C - 1), SMX_E_STRIDE);
         EXPECT_ERR(f(SIZE_MAX / 8, C, in_a, LD, in_b, LD, out, LD), SMX_E_ARG);
+        EXPECT_ERR(f(HALF + 1, C, in_a, HALF, in_b, HALF, out, HALF), SMX_E_ARG);
         reset();
         memcpy(out, in_a, sizeof out);
         memcpy(out2, in_b, sizeof out2);
@@ -188,7 +201,29 @@ START_TEST(cross_entropy_errors)
     ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, targets, NULL, out, out2, LD), SMX_OK);
     ck_assert(out[1] == 0.0f && out2[LD] == 0.0f);
 
-    /* Options. */
+    /* A custom ignore_index: -100 is then an out-of-range target. */
+    reset();
+    o.ignore_index = 5;
+    targets[0] = 5;
+    targets[1] = -100;
+    ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, targets, &o, out, out2, LD), SMX_E_TARGET);
+    expect_untouched(out, "loss after -100 with ignore_index 5");
+    expect_untouched(out2, "grad after -100 with ignore_index 5");
+    targets[1] = 1;
+    ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, targets, &o, out, out2, LD), SMX_OK);
+    ck_assert(out[0] == 0.0f && out2[0] == 0.0f && isfinite(out[1]));
+
+    /* Options: the boundaries are valid. */
+    static const float ok_smoothing[] = {0.0f, -0.0f, 1.0f};
+    static const float ok_scale[] = {0.0f, -FLT_MAX, FLT_MAX};
+    for (size_t k = 0; k < 3; k++) {
+        reset();
+        o = (smx_ce_opts)SMX_CE_OPTS_DEFAULT;
+        o.label_smoothing = ok_smoothing[k];
+        o.grad_scale = ok_scale[k];
+        ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, targets, &o, out, out2, LD), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_soft_f32(R, C, in_a, LD, in_b, LD, &o, out, out2, LD), SMX_OK);
+    }
     static const float bad_smoothing[] = {-0.01f, 1.01f, NAN, INFINITY};
     for (size_t k = 0; k < 4; k++) {
         o = (smx_ce_opts)SMX_CE_OPTS_DEFAULT;
@@ -216,6 +251,8 @@ START_TEST(cross_entropy_errors)
     reset();
     ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, (const int32_t *)out, NULL, NULL, out, LD), SMX_E_OVERLAP);
     expect_untouched(out, "grad over targets");
+    ck_assert_int_eq(smx_cross_entropy_f32(R, C, in_a, LD, (const int32_t *)out, NULL, out, NULL, LD), SMX_E_OVERLAP);
+    expect_untouched(out, "loss over targets");
     /* The gradient over the logits: exact aliasing. */
     reset();
     memcpy(out2, in_a, sizeof out2);
@@ -241,7 +278,12 @@ START_TEST(cross_entropy_soft_errors)
     memcpy(out2, in_b, sizeof out2);
     ck_assert_int_eq(smx_cross_entropy_soft_f32(R, C, in_a, LD, out2, LD, NULL, NULL, out2 + 1, LD), SMX_E_OVERLAP);
     ck_assert(memcmp(out2, in_b, sizeof out2) == 0);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(R, C, in_a, LD, out2, LD, NULL, out2 + 2, NULL, LD), SMX_E_OVERLAP);
+    ck_assert(memcmp(out2, in_b, sizeof out2) == 0);
     ck_assert_int_eq(smx_cross_entropy_soft_f32(R, C, in_a, LD, out2, LD, NULL, out, out2, LD), SMX_OK);
+    reset();
+    memcpy(out2, in_a, sizeof out2);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(R, C, out2, LD, in_b, LD, NULL, out, out2, LD), SMX_OK);
     EXPECT_ERR(smx_cross_entropy_soft_f32(R, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0), SMX_OK);
 }
 END_TEST
@@ -274,6 +316,13 @@ START_TEST(isa_errors_and_names)
     ck_assert_int_eq(smx_set_isa(SMX_ISA_AVX2), SMX_E_ISA);
 #endif
     ck_assert_int_eq(smx_get_isa(), before);
+    ck_assert_int_eq(smx_set_isa((smx_isa)-1), SMX_E_ISA);
+    /* Whatever this CPU or SMXKERN_ISA rules out is refused, unchanged. */
+    for (int isa = SMX_ISA_SCALAR; isa <= SMX_ISA_NEON; isa++)
+        if (!smx_isa_supported((smx_isa)isa)) {
+            ck_assert_int_eq(smx_set_isa((smx_isa)isa), SMX_E_ISA);
+            ck_assert_int_eq(smx_get_isa(), before);
+        }
     ck_assert_str_eq(smx_isa_name(SMX_ISA_AUTO), "auto");
     ck_assert_str_eq(smx_isa_name(SMX_ISA_SCALAR), "scalar");
     ck_assert_str_eq(smx_isa_name(SMX_ISA_AVX2), "avx2");

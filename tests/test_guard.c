@@ -3,7 +3,9 @@
  * No read or write outside the caller's buffers: every operand of every op
  * is placed flush against a PROT_NONE page, after its end and before its
  * start, for every row length from 1 to several vector widths, on every
- * ISA. A stray access faults, and Check reports the signal.
+ * ISA, contiguous and strided (the buffer then ends with the last row, no
+ * padding after it), out of place and in place. A stray access faults, and
+ * Check reports the signal.
  */
 #include <math.h>
 #include <string.h>
@@ -12,54 +14,85 @@
 
 #define MAX_COLS 70
 #define ROWS 2
+#define MAX_JAC 24 /* the Jacobian is n x n: lengths 1 to MAX_JAC */
 
-enum { N_OPERANDS = 4 };
+enum { X, V, Y, P, LSE, T, N_BUFS };
 
-/* Runs every op with all operands in guarded buffers (rows x cols,
- * contiguous) and checks the results are finite where they must be. */
-static void run_all_ops(size_t cols, int at_end)
+/* Runs every op with every operand in its own guarded buffer of exactly
+ * (ROWS - 1) * ld + cols elements, and checks the results are finite where
+ * they must be. */
+static void run_all_ops(size_t cols, size_t ld, int at_end)
 {
-    const size_t n = ROWS * cols, bytes = n * sizeof(float);
-    guarded g[N_OPERANDS + 2];
-    float *x = guarded_alloc(&g[0], bytes, at_end);
-    float *v = guarded_alloc(&g[1], bytes, at_end);
-    float *y = guarded_alloc(&g[2], bytes, at_end);
-    float *p = guarded_alloc(&g[3], bytes, at_end);
-    float *lse = guarded_alloc(&g[4], ROWS * sizeof(float), at_end);
-    int32_t *t = guarded_alloc(&g[5], ROWS * sizeof(int32_t), at_end);
-    rng r = {cols};
+    const size_t n = (ROWS - 1) * ld + cols, bytes = n * sizeof(float);
+    guarded g[N_BUFS];
+    float *x = guarded_alloc(&g[X], bytes, at_end);
+    float *v = guarded_alloc(&g[V], bytes, at_end);
+    float *y = guarded_alloc(&g[Y], bytes, at_end);
+    float *p = guarded_alloc(&g[P], bytes, at_end);
+    float *lse = guarded_alloc(&g[LSE], ROWS * sizeof(float), at_end);
+    int32_t *t = guarded_alloc(&g[T], ROWS * sizeof(int32_t), at_end);
+    rng r = {cols * 131 + ld};
     fill_normal(&r, x, n, 3.0);
     fill_normal(&r, v, n, 1.0);
     for (size_t i = 0; i < ROWS; i++)
         t[i] = (int32_t)((i * 7) % cols);
 
-    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, x, cols, y, cols), SMX_OK);
+    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, x, ld, y, ld), SMX_OK);
     memcpy(p, y, bytes);
-    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, p, cols, p, cols), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, x, cols, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_logsumexp_f32(ROWS, cols, x, cols, lse), SMX_OK);
+    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, p, ld, p, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, x, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_logsumexp_f32(ROWS, cols, x, ld, lse), SMX_OK);
     ck_assert(isfinite(lse[0]) && isfinite(lse[ROWS - 1]));
-    ck_assert_int_eq(smx_softmax_jvp_f32(ROWS, cols, p, cols, v, cols, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_softmax_vjp_f32(ROWS, cols, p, cols, v, cols, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_jvp_f32(ROWS, cols, x, cols, v, cols, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_vjp_f32(ROWS, cols, x, cols, v, cols, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, cols, t, NULL, lse, y, cols), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, cols, p, cols, NULL, lse, y, cols), SMX_OK);
+    ck_assert_int_eq(smx_softmax_jvp_f32(ROWS, cols, p, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_vjp_f32(ROWS, cols, p, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_jvp_f32(ROWS, cols, x, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_vjp_f32(ROWS, cols, x, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, ld, t, NULL, lse, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, ld, p, ld, NULL, lse, y, ld), SMX_OK);
     ck_assert(isfinite(lse[0]) && isfinite(y[n - 1]));
-    /* In place, still flush against the guards. */
-    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, cols, t, NULL, NULL, x, cols), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, v, cols, v, cols), SMX_OK);
-    for (size_t i = 0; i < N_OPERANDS + 2; i++)
+
+    /* In place, still flush against the guards: each backward op over
+     * either input, the gradients over the logits (and over p). */
+    ck_assert_int_eq(smx_softmax_jvp_f32(ROWS, cols, p, ld, y, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_vjp_f32(ROWS, cols, y, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_jvp_f32(ROWS, cols, x, ld, v, ld, v, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_vjp_f32(ROWS, cols, v, ld, x, ld, v, ld), SMX_OK);
+    memcpy(y, x, bytes);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, y, ld, p, ld, NULL, NULL, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, ld, p, ld, NULL, lse, p, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, ld, t, NULL, NULL, x, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, v, ld, v, ld), SMX_OK);
+    for (size_t i = 0; i < N_BUFS; i++)
         guarded_free(&g[i]);
+}
+
+/* The Jacobian of an n-vector into an n x n matrix of stride ldj. */
+static void run_jacobian(size_t n, size_t ldj, int at_end)
+{
+    guarded gy, gj;
+    float *y = guarded_alloc(&gy, n * sizeof(float), at_end);
+    float *jac = guarded_alloc(&gj, ((n - 1) * ldj + n) * sizeof(float), at_end);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f / (float)n;
+    ck_assert_int_eq(smx_softmax_jacobian_f32(n, y, jac, ldj), SMX_OK);
+    ck_assert(isfinite(jac[0]) && isfinite(jac[(n - 1) * ldj + n - 1]));
+    guarded_free(&gy);
+    guarded_free(&gj);
 }
 
 START_TEST(flush_against_guard_pages)
 {
     tests_use_isa(_i);
-    for (size_t cols = 1; cols <= MAX_COLS; cols++) {
-        run_all_ops(cols, 1);
-        run_all_ops(cols, 0);
-    }
+    for (size_t cols = 1; cols <= MAX_COLS; cols++)
+        for (int at_end = 0; at_end < 2; at_end++) {
+            run_all_ops(cols, cols, at_end);
+            run_all_ops(cols, cols + 3, at_end);
+        }
+    for (size_t n = 1; n <= MAX_JAC; n++)
+        for (int at_end = 0; at_end < 2; at_end++) {
+            run_jacobian(n, n, at_end);
+            run_jacobian(n, n + 5, at_end);
+        }
 }
 END_TEST
 
