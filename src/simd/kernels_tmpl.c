@@ -91,13 +91,15 @@ static double row_sum(const float *x, size_t n)
 /* sum of a x + b over n elements: float within blocks, double across. Used
  * for sum(max - z) (a = -1, b = max), whose terms are small where z is
  * large, and for sum(q) = sum((1 - e) p + e / n) with its weights applied
- * before anything is added. */
+ * before anything is added. Its float runs are short: these sums feed
+ * every gradient element of soft cross-entropy. */
+#define SUM_BLOCK 256 /* <= 16 float terms per lane with 4-lane vectors */
 static double row_affine_sum(const float *x, size_t n, float a, float b)
 {
     const vf va = vset1(a), vb = vset1(b);
     double total = 0.0;
-    for (size_t blk = 0; blk < n; blk += BLOCK) {
-        const size_t len = n - blk < BLOCK ? n - blk : BLOCK;
+    for (size_t blk = 0; blk < n; blk += SUM_BLOCK) {
+        const size_t len = n - blk < SUM_BLOCK ? n - blk : SUM_BLOCK;
         const float *xb = x + blk;
         vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* as in block_sum */
         size_t i = 0;
