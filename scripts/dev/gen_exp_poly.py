@@ -11,15 +11,32 @@ not a Haar system, so the fit is posed as P ~ g(r) = (exp(r) - 1) / r on
 1..r^4 with a weight that makes the error be counted in ulps of the float
 result: the relative error |r| exp(-r) (P - g) times the mantissa that
 exp(r) has once normalized to [1, 2) (exp(r) for r >= 0, 2 exp(r) below),
-since an ulp is relatively twice as large at mantissa 1 as at mantissa 2. Needs mpmath (Debian: python3-mpmath).
-Run it and compare its output with the constants in src/simd/exp.h.
+since an ulp is relatively twice as large at mantissa 1 as at mantissa 2. 
+--table B fits the table variant instead: n = round(x 2^B / ln2) / 2^B,
+exp(x) = 2^floor(n) * 2^frac(n) * exp(r) with 2^frac(n) from a table of
+2^B entries (also printed) and r in [-ln2/2^(B+1), ln2/2^(B+1)]; the
+polynomial is then short, and its error is counted relative to exp(r)
+(the table entry sets the mantissa, so no ulp weight applies).
+
+Needs mpmath (Debian: python3-mpmath).
+Run it and compare its output with the constants in src/simd/exp.h:
+    gen_exp_poly.py               degree-6 exp(r), the polynomial method
+    gen_exp_poly.py --table 4     degree-3 exp(r), the 16-entry table method
 """
+import argparse
 import struct
-from mpmath import mp, mpf, exp, log, matrix, lu_solve, findroot
+from mpmath import mp, mpf, exp, log, matrix, lu_solve
 
 mp.dps = 50
-DEG = 5  # P(r) = c0 + c1 r + ... + c5 r^5, so exp(r) has degree 6
-A = log(2) / 2
+ap = argparse.ArgumentParser()
+ap.add_argument('--table', type=int, default=0, metavar='B',
+                help='table of 2^B entries of 2^(j/2^B) (default 0: none)')
+ap.add_argument('--deg', type=int, default=None,
+                help='degree of P in exp(r) ~ 1 + r P(r) (default 5, or 2 with a table)')
+args = ap.parse_args()
+TABLE = args.table
+DEG = args.deg if args.deg is not None else (2 if TABLE else 5)
+A = log(2) / 2 ** (TABLE + 1)
 
 
 def to_f32(v):
@@ -35,6 +52,8 @@ def g(r):
 
 
 def mantissa(r):
+    if TABLE:
+        return 1
     return exp(r) if r >= 0 else 2 * exp(r)
 
 
@@ -90,9 +109,12 @@ ln2_hi = mpf(to_f32(ln2))
 bits = struct.unpack('<I', struct.pack('<f', float(ln2_hi)))[0] & ~0xFFF
 ln2_hi = mpf(struct.unpack('<f', struct.pack('<I', bits))[0])
 ln2_lo = to_f32(ln2 - ln2_hi)
-print(f"/* minimax error of exp(r) ~ 1 + r*P(r) before float rounding: {float(err) * 2**23:.3f} ulp */")
+print(f"/* minimax error of exp(r) ~ 1 + r*P(r), |r| <= {float(A):.6g}, before float"
+      f" rounding: {float(err) * 2**23:.4f} ulp */")
 print(f"LOG2E  {hexf(to_f32(1 / ln2))}f")
 print(f"LN2_HI {hexf(ln2_hi)}f")
 print(f"LN2_LO {hexf(ln2_lo)}f")
 for k, ck in enumerate(c):
     print(f"C{k}     {hexf(to_f32(ck))}f   /* {float(ck):.9g} */")
+for j in range(2 ** TABLE if TABLE else 0):
+    print(f"T[{j:2}]  {hexf(to_f32(mpf(2) ** (mpf(j) / 2 ** TABLE)))}f")

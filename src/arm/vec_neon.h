@@ -142,26 +142,24 @@ static inline vf pow2i(int32x4_t n)
     return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n, vdupq_n_s32(127)), 23));
 }
 
-/* exp support, as AVX2: for x >= VEXP_LO, n >= -126 and 2^n is a normal
- * float built from the shifter's bits; below it (exp(x) < FLT_MIN) the
- * result is exactly +0. The general version splits 2^n = 2^(n/2) *
- * 2^(n - n/2) so that n in [-159, 128] rounds correctly to 0 and to inf
- * (and into the subnormals on AArch64; ARMv7 flushes those to 0). */
-#define VEXP_LO (-87.33654f) /* ln(FLT_MIN) */
-#define VEXP_ANY_LO (-110.0f)
-#define VEXP_HI 89.0f
-/* No clamp: the mask below zeroes every x < VEXP_LO, -inf included,
- * whatever the reduction made of it; NaN compares false and stays NaN. */
-static inline vf vclamp_nonpos(vf x) { return x; }
-static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
+/* exp support (src/simd/exp.h: the polynomial method; a table lookup
+ * costs more than it saves on NEON). For x >= ln(FLT_MIN), n >= -126 and
+ * 2^n is a normal float built from the shifter's bits. exp_nonpos clamps
+ * x to VEXP_LO, where n = -127 and the field built is 0: every x with
+ * exp(x) < FLT_MIN (-inf included) gives +0. The general version splits
+ * 2^n = 2^(n/2) * 2^(n - n/2) so that n in [-159, 128] rounds correctly to
+ * 0 and to inf (and into the subnormals on AArch64; ARMv7 flushes those to
+ * 0). */
+#define VEXP_LO (-88.0f)
+static inline vf vscale_nonpos(vf p, vf n, vf nb)
 {
     (void)n;
     const vf s = vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(nb), 23)); /* 2^n */
-    const uint32x4_t below = vgt_mask(vdupq_n_f32(VEXP_LO), x);
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(p, s)), below));
+    return vmulq_f32(p, s);
 }
-static inline vf vscale_any(vf p, vf n)
+static inline vf vscale_any(vf p, vf n, vf nb)
 {
+    (void)nb;
     /* n is integral: truncation is exact */
     const int32x4_t ni = vcvtq_s32_f32(n), half = vshrq_n_s32(ni, 1);
     return vmulq_f32(vmulq_f32(p, pow2i(half)), pow2i(vsubq_s32(ni, half)));

@@ -1,65 +1,126 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exp(x) on vectors, inline, for the hot loops. Include after a vec_*.h.
+ * exp(x) on vectors, inline, for the hot loops. Include after a vec_*.h,
+ * which chooses one of two methods by VEXP_TABLE_BITS (B):
  *
- *   n = round(x / ln2),  r = x - n ln2 in [-ln2/2, ln2/2],
- *   exp(x) = 2^n exp(r),  exp(r) ~ 1 + r P(r),  P of degree 5.
+ *   n = round(2^B x / ln2) / 2^B,   r = x - n ln2 in [-ln2/2^(B+1), ln2/2^(B+1)],
+ *   exp(x) = 2^floor(n) * 2^frac(n) * exp(r).
  *
- * Range reduction is Cody-Waite: ln2 = LN2_HI + LN2_LO, where LN2_HI has
- * its 12 low mantissa bits clear, so n * LN2_HI is exact for |n| < 2^12 and
- * r keeps its precision. P is the minimax fit of (exp(r) - 1) / r for the
- * error of exp(r) counted in ulps of the float result (0.03 ulp before
- * float rounding), derived by scripts/dev/gen_exp_poly.py. Degree 5 (1.05
- * ulp) measured 2.03 ulp once evaluated in float; one more FMA buys the
- * margin. Measured over every float in [-87.3, 0] by tests/test_exp.c:
- * at most 1.1 ulp (1.02 seen) for normal results.
+ * B = 0, the polynomial method (NEON): exp(r) ~ 1 + r P(r), P of degree 5
+ *   fitted for the error of exp(r) counted in ulps of the float result
+ *   (0.03 ulp before float rounding). Degree 5 (1.05 ulp) measured 2.03
+ *   ulp once evaluated in float; one more FMA buys the margin.
+ * B = 3 or 4, the table method (AVX2, AVX-512: one register holds 2^B
+ *   floats and one permute reads it): 2^frac(n) = T[2^B frac(n)], T[j] =
+ *   2^(j/2^B) rounded to float, and exp(r) ~ 1 + r Q(r), Q of degree 3
+ *   (B = 3) or 2 (B = 4), under 0.02 ulp before rounding. The result is
+ *   fma(T, r Q(r), T), so besides T's own, its last rounding is the only
+ *   large one. Three multiply-adds fewer than the polynomial (two for
+ *   B = 3), and multiply-adds are what bounds the softmax loops.
  *
- * Cut-offs: below VEXP_LO (per ISA) the result is +0, where exp(x) is below
- * FLT_MIN (AVX2) or below 2^-150 (AVX-512, whose scalef rounds into the
- * subnormals); -inf gives +0 and NaN gives NaN. exp_any also handles x > 0:
- * above ln(FLT_MAX) it gives +inf.
+ * The shifter rounds: fma(x, log2e, EXP_SHIFTER) has an ulp of 2^-B, so it
+ * holds n, and its low mantissa bits then read 2^B (floor(n) + 127) +
+ * 2^B frac(n): the table index below the biased exponent of 2^floor(n).
+ * The reduction is Cody-Waite: ln2 = LN2_HI + LN2_LO, where LN2_HI has its
+ * 12 low mantissa bits clear, so n * LN2_HI is exact while 2^B n has at
+ * most 12 significant bits (|x| > 177 is clamped first) and r keeps its
+ * precision. All constants come from scripts/dev/gen_exp_poly.py (Remez;
+ * `--table B --deg D` for the table method).
+ *
+ * Measured over every float in [-87.3, 0] by tests/test_exp.c, on every
+ * ISA: at most 1.1 ulp for normal results.
+ *
+ * Cut-offs: where exp(x) < FLT_MIN the result is +0 or subnormal, never
+ * more than FLT_MIN. AVX2 and NEON clamp x to VEXP_LO, where the exponent
+ * field they build is 0, and give +0 at the latest from ln(FLT_MIN) - 0.35
+ * down;
+ * AVX-512's scalef rounds into the subnormals down to 2^-150. -inf gives
+ * +0, NaN gives NaN. exp_any also handles x > 0: above ln(FLT_MAX) it
+ * gives +inf.
  */
 #ifndef SMX_SIMD_EXP_H
 #define SMX_SIMD_EXP_H
 
+#ifndef VEXP_TABLE_BITS
+#define VEXP_TABLE_BITS 0
+#endif
+
+/* exp_any's clamp: exp(-110) < 2^-150 rounds to +0 and 2^128 to +inf.
+ * exp_nonpos clamps at VEXP_LO, which the vector layer sets where its
+ * scaling gives +0. */
+#define VEXP_ANY_LO (-110.0f)
+#define VEXP_HI 89.0f
+
 #define EXP_LOG2E 0x1.715476p+0f
 #define EXP_LN2_HI 0x1.62e000p-1f
 #define EXP_LN2_LO 0x1.0bfbe8p-15f
+/* 1.5 * 2^(23 - B) + 127: see above */
+#define EXP_SHIFTER (0x1.8p+23f / (1 << VEXP_TABLE_BITS) + 127.0f)
+
+#if VEXP_TABLE_BITS == 0
 #define EXP_P0 0x1.000000p+0f
 #define EXP_P1 0x1.fffffap-2f
 #define EXP_P2 0x1.555430p-3f
 #define EXP_P3 0x1.555940p-5f
 #define EXP_P4 0x1.125f28p-7f
 #define EXP_P5 0x1.6a2cbep-10f
+#elif VEXP_TABLE_BITS == 3
+#define EXP_Q1 0x1.000000p-1f
+#define EXP_Q2 0x1.555f8cp-3f
+#define EXP_Q3 0x1.555102p-5f
+static const float exp_table[8] = {
+    0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
+    0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f,
+};
+#elif VEXP_TABLE_BITS == 4
+#define EXP_Q1 0x1.00022p-1f
+#define EXP_Q2 0x1.55523ap-3f
+static const float exp_table[16] = {
+    0x1.000000p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f,
+    0x1.306fe0p+0f, 0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f,
+    0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f,
+    0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f,
+};
+#else
+#error "VEXP_TABLE_BITS must be 0, 3 or 4"
+#endif
 
-/* The rounding shifter: fma(x, log2e, EXP_SHIFTER) rounds x log2e to an
- * integer n (its ulp is 1), and the low mantissa bits of the result then
- * read n + 127, the biased exponent of 2^n. */
-#define EXP_SHIFTER 0x1.8000fep+23f /* 1.5 * 2^23 + 127 */
-
-/* exp(r) = 1 + r P(r) after the reduction; returns it with n (as a float)
- * and the shifted value nb whose bits hold n + 127. */
+/* 2^frac(n) exp(r) after the reduction; returns it with n (a multiple of
+ * 2^-B, as a float) and the shifted value nb whose bits hold the biased
+ * exponent of 2^floor(n) (and the table index). */
 static inline vf exp_reduced(vf x, vf *n, vf *nb)
 {
     *nb = vfma(x, vset1(EXP_LOG2E), vset1(EXP_SHIFTER));
     *n = vsub(*nb, vset1(EXP_SHIFTER));
     vf r = vfma(*n, vset1(-EXP_LN2_HI), x); /* r = x - n ln2_hi, exact */
     r = vfma(*n, vset1(-EXP_LN2_LO), r);    /* r -= n ln2_lo */
+#if VEXP_TABLE_BITS == 0
     vf p = vfma(vset1(EXP_P5), r, vset1(EXP_P4));
     p = vfma(p, r, vset1(EXP_P3));
     p = vfma(p, r, vset1(EXP_P2));
     p = vfma(p, r, vset1(EXP_P1));
     p = vfma(p, r, vset1(EXP_P0));
     return vfma(p, r, vset1(1.0f)); /* 1 + r P(r) */
+#else
+#if VEXP_TABLE_BITS == 3
+    vf q = vfma(vset1(EXP_Q3), r, vset1(EXP_Q2));
+    q = vfma(q, r, vset1(EXP_Q1));
+#else
+    vf q = vfma(vset1(EXP_Q2), r, vset1(EXP_Q1));
+#endif
+    q = vmul(vfma(q, r, vset1(1.0f)), r); /* r Q(r) ~ exp(r) - 1 */
+    const vf t = vlookup(exp_table, *nb);
+    return vfma(t, q, t);
+#endif
 }
 
 /* exp(x) for x <= 0, -inf or NaN: what softmax needs after the max. The
- * vector layer clamps (or masks) below VEXP_LO, where the result is +0. */
+ * clamp at VEXP_LO also turns -inf into a number the reduction takes. */
 static inline vf exp_nonpos(vf x)
 {
     vf n, nb;
-    const vf p = exp_reduced(vclamp_nonpos(x), &n, &nb);
-    return vscale_nonpos(p, n, nb, x);
+    const vf p = exp_reduced(vmax(vset1(VEXP_LO), x), &n, &nb); /* NaN stays */
+    return vscale_nonpos(p, n, nb);
 }
 
 /* exp(x) for any x (log-softmax backward takes exp of its input). */
@@ -69,7 +130,7 @@ static inline vf exp_any(vf x)
     const vf xc = vmin(vset1(VEXP_HI), vmax(vset1(VEXP_ANY_LO), x));
     vf n, nb;
     const vf p = exp_reduced(xc, &n, &nb);
-    return vscale_any(p, n);
+    return vscale_any(p, n, nb);
 }
 
 #endif /* SMX_SIMD_EXP_H */

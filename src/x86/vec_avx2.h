@@ -94,27 +94,35 @@ static inline vf pow2i(__m256i n)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
 }
 
-/* exp support. For x >= VEXP_LO, n >= -126 and 2^n is a normal float
- * built from the shifter's bits; below it (exp(x) < FLT_MIN) the result is
- * exactly +0.
- * The general version splits 2^n = 2^(n/2) * 2^(n - n/2) so that n in
+/* exp support (src/simd/exp.h: the table method, 8 entries). The shifter
+ * nb holds 8 (floor(n) + 127) + index in its low mantissa bits, so a
+ * shift by 20 moves the biased exponent of 2^floor(n) into place.
+ * For x >= ln(FLT_MIN), floor(n) >= -126 and 2^floor(n) is a normal float.
+ * exp_nonpos clamps x to VEXP_LO, where floor(n) = -127 and the field
+ * built is 0: every x below exp(x) < FLT_MIN (-inf included) gives +0.
+ * The general version splits 2^m = 2^(m/2) * 2^(m - m/2) so that m in
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
-#define VEXP_LO (-87.33654f) /* ln(FLT_MIN) */
-#define VEXP_ANY_LO (-110.0f)
-#define VEXP_HI 89.0f
-/* No clamp: the mask below zeroes every x < VEXP_LO, -inf included,
- * whatever the reduction made of it; NaN compares false and stays NaN. */
-static inline vf vclamp_nonpos(vf x) { return x; }
-static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
+#define VEXP_TABLE_BITS 3
+#define VEXP_LO (-88.0f)
+/* table[low 3 bits of each lane of idx] (vpermps) */
+static inline vf vlookup(const float table[8], vf idx)
+{
+    return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), _mm256_castps_si256(idx));
+}
+static inline vf vscale_nonpos(vf y, vf n, vf nb)
 {
     (void)n;
-    const vf s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(nb), 23)); /* 2^n */
-    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(VEXP_LO), _CMP_LT_OQ), _mm256_mul_ps(p, s));
+    const __m256i e = _mm256_and_si256(_mm256_slli_epi32(_mm256_castps_si256(nb), 20),
+                                       _mm256_set1_epi32(0x7f800000));
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e)); /* y 2^floor(n) */
 }
-static inline vf vscale_any(vf p, vf n)
+static inline vf vscale_any(vf y, vf n, vf nb)
 {
-    const __m256i ni = _mm256_cvtps_epi32(n), half = _mm256_srai_epi32(ni, 1);
-    return _mm256_mul_ps(_mm256_mul_ps(p, pow2i(half)), pow2i(_mm256_sub_epi32(ni, half)));
+    (void)n;
+    /* floor(n) + 127, a 9-bit signed field of nb's mantissa */
+    const __m256i b = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(nb), 20), 23);
+    const __m256i m = _mm256_sub_epi32(b, _mm256_set1_epi32(127)), half = _mm256_srai_epi32(m, 1);
+    return _mm256_mul_ps(_mm256_mul_ps(y, pow2i(half)), pow2i(_mm256_sub_epi32(m, half)));
 }
 
 /* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */

@@ -67,19 +67,27 @@ static inline vf vkeep_first(vf v, size_t n) { return _mm512_maskz_mov_ps(tail_m
 static inline float vhsum(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
 
-/* exp support. scalef computes p * 2^n for any n, rounding correctly into
- * subnormals and to 0 or inf, so one clamp range serves both versions:
- * below -110, p * 2^n < 2^-150 rounds to +0; above 89, to +inf. */
+/* exp support (src/simd/exp.h: the table method, 16 entries). scalef
+ * computes y * 2^floor(n) for any n, rounding correctly into subnormals
+ * and to 0 or inf, so one clamp range serves both versions: below -110 the
+ * result (< 2^-150) rounds to +0; above 89, to +inf. */
+#define VEXP_TABLE_BITS 4
 #define VEXP_LO (-110.0f)
-#define VEXP_ANY_LO VEXP_LO
-#define VEXP_HI 89.0f
-static inline vf vclamp_nonpos(vf x) { return _mm512_max_ps(_mm512_set1_ps(VEXP_LO), x); }
-static inline vf vscale_nonpos(vf p, vf n, vf nb, vf x)
+/* table[low 4 bits of each lane of idx] (vpermps) */
+static inline vf vlookup(const float table[16], vf idx)
 {
-    (void)nb, (void)x;
-    return _mm512_scalef_ps(p, n);
+    return _mm512_permutexvar_ps(_mm512_castps_si512(idx), _mm512_loadu_ps(table));
 }
-static inline vf vscale_any(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+static inline vf vscale_nonpos(vf y, vf n, vf nb)
+{
+    (void)nb;
+    return _mm512_scalef_ps(y, n);
+}
+static inline vf vscale_any(vf y, vf n, vf nb)
+{
+    (void)nb;
+    return _mm512_scalef_ps(y, n);
+}
 
 /* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */
 static inline vf vexp_sleef(vf x) { return Sleef_expf16_u10avx512f(x); }
