@@ -62,32 +62,6 @@ static float block_max(const float *x, size_t n)
     return vhmax(vmax(vmax(m0, m1), vmax(m2, m3)));
 }
 
-/* sum of x over n <= BLOCK elements */
-static float block_sum(const float *x, size_t n)
-{
-    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
-        s0 = vadd(s0, vload(x + i));
-        s1 = vadd(s1, vload(x + i + VLEN));
-        s2 = vadd(s2, vload(x + i + 2 * VLEN));
-        s3 = vadd(s3, vload(x + i + 3 * VLEN));
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        s0 = vadd(s0, vload(x + i));
-    if (i < n)
-        s1 = vadd(s1, vload_part(x + i, n - i, 0.0f));
-    return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
-}
-
-static double row_sum(const float *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t b = 0; b < n; b += BLOCK)
-        s += block_sum(x + b, n - b < BLOCK ? n - b : BLOCK);
-    return s;
-}
-
 /* sum of a x + b over n elements: float within blocks, double across. Used
  * for sum(max - z) (a = -1, b = max), whose terms are small where z is
  * large, and for sum(q) = sum((1 - e) p + e / n) with its weights applied
@@ -101,7 +75,7 @@ static double row_affine_sum(const float *x, size_t n, float a, float b)
     for (size_t blk = 0; blk < n; blk += SUM_BLOCK) {
         const size_t len = n - blk < SUM_BLOCK ? n - blk : SUM_BLOCK;
         const float *xb = x + blk;
-        vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* as in block_sum */
+        vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* as in block_dot */
         size_t i = 0;
         for (; i + 4 * VLEN <= len; i += 4 * VLEN) {
             s0 = vadd(s0, vfma(vload(xb + i), va, vb));
@@ -451,47 +425,122 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
 
 /* ---- JVPs and VJPs ---------------------------------------------------------- */
 
-/* sum of w(y) * v over n <= BLOCK elements, w = identity or exp */
-static ALWAYS_INLINE float block_dot(const float *y, const float *v,
-                                     size_t n, int exp_of_y)
+/* The per-row constant of a backward op: <y, v> (softmax), <exp(y), v>
+ * (log-softmax JVP) or sum(v) (log-softmax VJP, v = g). */
+enum dot_kind { DOT_Y_V, DOT_EXPY_V, SUM_V };
+
+/* One step of that reduction: acc + w(y) v, or acc + v. */
+static ALWAYS_INLINE vf dot_step(enum dot_kind d, const float *y,
+                                 const float *v, vf acc)
 {
-#define W(a) (exp_of_y ? exp_any(a) : (a))
-    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0; /* 4 FMA chains in flight */
+    switch (d) {
+    case DOT_Y_V: return vfma(vload(y), vload(v), acc);
+    case DOT_EXPY_V: return vfma(exp_any(vload(y)), vload(v), acc);
+    default: return vadd(acc, vload(v));
+    }
+}
+
+/* The reduction over n <= BLOCK elements, in float (4 chains in flight) */
+static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
+                                     const float *v, size_t n)
+{
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
-        s0 = vfma(W(vload(y + i)), vload(v + i), s0);
-        s1 = vfma(W(vload(y + i + VLEN)), vload(v + i + VLEN), s1);
-        s2 = vfma(W(vload(y + i + 2 * VLEN)), vload(v + i + 2 * VLEN), s2);
-        s3 = vfma(W(vload(y + i + 3 * VLEN)), vload(v + i + 3 * VLEN), s3);
+        s0 = dot_step(d, y + i, v + i, s0);
+        s1 = dot_step(d, y + i + VLEN, v + i + VLEN, s1);
+        s2 = dot_step(d, y + i + 2 * VLEN, v + i + 2 * VLEN, s2);
+        s3 = dot_step(d, y + i + 3 * VLEN, v + i + 3 * VLEN, s3);
     }
     for (; i + VLEN <= n; i += VLEN)
-        s0 = vfma(W(vload(y + i)), vload(v + i), s0);
-    if (i < n) { /* fill so that padding lanes give w * 0 = 0 */
-        const vf a = vload_part(y + i, n - i, exp_of_y ? -INFINITY : 0.0f);
-        s1 = vfma(W(a), vload_part(v + i, n - i, 0.0f), s1);
+        s0 = dot_step(d, y + i, v + i, s0);
+    if (i < n) { /* padding lanes give w(y) * 0 = 0 (exp(-inf) = 0) */
+        const vf yt = vload_part(y + i, n - i, d == DOT_EXPY_V ? -INFINITY : 0.0f);
+        const vf vt = vload_part(v + i, n - i, 0.0f);
+        s1 = d == DOT_Y_V      ? vfma(yt, vt, s1)
+             : d == DOT_EXPY_V ? vfma(exp_any(yt), vt, s1)
+                               : vadd(s1, vt);
     }
-#undef W
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
 }
 
-static ALWAYS_INLINE double row_dot(const float *y, const float *v, size_t n,
-                                    int exp_of_y)
+static ALWAYS_INLINE double row_dot(enum dot_kind d, const float *y,
+                                    const float *v, size_t n)
 {
     double s = 0.0;
     for (size_t b = 0; b < n; b += BLOCK)
-        s += block_dot(y + b, v + b, n - b < BLOCK ? n - b : BLOCK, exp_of_y);
+        s += block_dot(d, y + b, v + b, n - b < BLOCK ? n - b : BLOCK);
     return s;
+}
+
+/* Writes one row's output (kind k, from y, v) while it takes the next row's
+ * reduction (from yn, vn), a vector of each per step: the reduction's loads
+ * then issue beside the output's stores, which two passes would serialize.
+ * Returns the next row's constant. */
+static ALWAYS_INLINE double out_row_dot_next(enum out_kind k, enum dot_kind d,
+                                             const float *y, const float *v,
+                                             float *o, const out_params *p,
+                                             const float *yn, const float *vn,
+                                             size_t n)
+{
+    double total = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+        size_t i = b;
+        for (; i + 4 * VLEN <= b + len; i += 4 * VLEN) {
+            s0 = dot_step(d, yn + i, vn + i, s0);
+            s1 = dot_step(d, yn + i + VLEN, vn + i + VLEN, s1);
+            s2 = dot_step(d, yn + i + 2 * VLEN, vn + i + 2 * VLEN, s2);
+            s3 = dot_step(d, yn + i + 3 * VLEN, vn + i + 3 * VLEN, s3);
+            for (size_t j = i; j < i + 4 * VLEN; j += VLEN)
+                vstore(o + j, out_value(k, vload(y + j), vload(v + j), p));
+        }
+        total += vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+        if (i < b + len) {
+            total += block_dot(d, yn + i, vn + i, b + len - i);
+            out_range(k, y + i, v + i, o + i, b + len - i, p, 0);
+        }
+    }
+    return total;
+}
+
+/* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
+ * that fit in cache are software-pipelined: row r is written while row
+ * r + 1 is reduced. Rows do not overlap and `out` aliases an input only
+ * exactly, so writing row r never changes row r + 1.
+ * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
+ * multi-row shape and for softmax on 256x32000, but 15% slower for softmax
+ * on 1024x1024 (rows of one block, data in L3), where its plain dot pass
+ * is cheap; so softmax pipelines only rows longer than a block. */
+static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
+                                        float sign, size_t rows, size_t cols,
+                                        const float *y, size_t ldy,
+                                        const float *v, size_t ldv,
+                                        float *out, size_t ldo)
+{
+    const int pipelined = cols <= SHORT_ROW && (d != DOT_Y_V || cols > BLOCK);
+    double c = rows ? row_dot(d, y, v, cols) : 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * ldy, *vr = v + r * ldv;
+        const out_params p = params(0.0f, sign * (float)c, 0.0f);
+        if (r + 1 == rows)
+            out_row(k, yr, vr, out + r * ldo, cols, &p);
+        else if (pipelined)
+            c = out_row_dot_next(k, d, yr, vr, out + r * ldo, &p, yr + ldy,
+                                 vr + ldv, cols);
+        else {
+            out_row(k, yr, vr, out + r * ldo, cols, &p);
+            c = row_dot(d, yr + ldy, vr + ldv, cols);
+        }
+    }
 }
 
 /* out = y * (v - <y, v>) */
 static void softmax_jvp(size_t rows, size_t cols, const float *y, size_t ldy,
                         const float *v, size_t ldv, float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *yr = y + r * ldy, *vr = v + r * ldv;
-        const out_params p = params(0.0f, (float)row_dot(yr, vr, cols, 0), 0.0f);
-        out_row(OUT_JVP, yr, vr, out + r * ldo, cols, &p);
-    }
+    backward_rows(OUT_JVP, DOT_Y_V, 1.0f, rows, cols, y, ldy, v, ldv, out, ldo);
 }
 
 /* out = v - <exp(y), v> */
@@ -499,11 +548,8 @@ static void log_softmax_jvp(size_t rows, size_t cols, const float *y,
                             size_t ldy, const float *v, size_t ldv,
                             float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *yr = y + r * ldy, *vr = v + r * ldv;
-        const out_params p = params(0.0f, (float)row_dot(yr, vr, cols, 1), 0.0f);
-        out_row(OUT_LSM_JVP, yr, vr, out + r * ldo, cols, &p);
-    }
+    backward_rows(OUT_LSM_JVP, DOT_EXPY_V, 1.0f, rows, cols, y, ldy, v, ldv,
+                  out, ldo);
 }
 
 /* out = g - exp(y) * sum(g) */
@@ -511,11 +557,8 @@ static void log_softmax_vjp(size_t rows, size_t cols, const float *y,
                             size_t ldy, const float *g, size_t ldg,
                             float *out, size_t ldo)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *yr = y + r * ldy, *gr = g + r * ldg;
-        const out_params p = params(0.0f, (float)-row_sum(gr, cols), 0.0f);
-        out_row(OUT_LSM_VJP, yr, gr, out + r * ldo, cols, &p);
-    }
+    backward_rows(OUT_LSM_VJP, SUM_V, -1.0f, rows, cols, y, ldy, g, ldg, out,
+                  ldo);
 }
 
 /* ---- cross-entropy -------------------------------------------------------- */
