@@ -18,23 +18,33 @@ ensure_packages gcc g++ meson ninja-build pkg-config libsleef-dev check libbench
 
 total_pass=0 total_fail=0 failed_stages=""
 
-# stage NAME BUILD_DIR [MESON_SETUP_ARGS...]: configure, build, test.
+# stage NAME BUILD_DIR [MESON_SETUP_ARGS...] [-- MESON_TEST_ARGS...]:
+# configure, build, test. Environment put in front (VAR=value stage ...)
+# reaches setup, build and tests.
 stage() {
     local name=$1 dir=$2
     shift 2
+    local setup=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        setup+=("$1")
+        shift
+    done
+    [ $# -gt 0 ] && shift # the rest: meson test arguments
     echo "=== $name ($dir)"
-    local rc=0 log="$dir/meson-logs/testlog.json" pass=0 fail=0 start=$SECONDS
+    local rc=0 log pass=0 fail=0 start=$SECONDS
     if [ -f "$dir/meson-private/coredata.dat" ]; then # a configured build dir
-        meson setup --reconfigure "$dir" "$@" >/dev/null || rc=$?
+        meson setup --reconfigure "$dir" "${setup[@]}" >/dev/null || rc=$?
     else
-        meson setup "$dir" "$@" >/dev/null || rc=$?
+        meson setup "$dir" "${setup[@]}" >/dev/null || rc=$?
     fi
-    rm -f "$log"
+    rm -f "$dir"/meson-logs/testlog*.json "$dir"/meson-logs/testlog*.txt
     [ $rc -eq 0 ] && { ninja -C "$dir" >/dev/null || rc=$?; }
     if [ $rc -eq 0 ]; then
-        meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" || rc=$?
+        meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "$@" || rc=$?
     fi
-    if [ -f "$log" ]; then
+    # testlog.json, or testlog-<wrapper>.json under --wrapper
+    log=$(ls -t "$dir"/meson-logs/testlog*.json 2>/dev/null | head -n 1 || true)
+    if [ -n "$log" ]; then
         read -r pass fail < <(python3 - "$log" <<'PY'
 import json, sys
 p = f = 0
@@ -45,7 +55,7 @@ for line in open(sys.argv[1]):
 print(p, f)
 PY
 )
-        { grep -ho "Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*" "$dir/meson-logs/testlog.txt" || true; } |
+        { grep -ho "Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*" "${log%.json}.txt" || true; } |
             awk -F'[:,] *' '{c+=$2; f+=$4; e+=$6} END {printf "Check: %d checks, %d failures, %d errors\n", c, f, e}'
     fi
     [ $rc -ne 0 ] && [ $fail -eq 0 ] && fail=1 # a build failure counts
