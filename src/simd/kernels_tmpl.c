@@ -15,6 +15,8 @@
  *   scales it afterwards (one exp per element); longer rows recompute the
  *   exp in the output pass instead (two reads of x, one write of y, rather
  *   than two reads and two writes).
+ * - Backward ops write row r while they reduce row r + 1 (one loop, so the
+ *   reduction's loads issue beside the output's stores).
  * - A row whose maximum is NaN or infinite is handed to the scalar reference,
  *   which defines those limits; a NaN elsewhere shows up as a NaN sum, and
  *   the row's results are NaN.
@@ -130,6 +132,18 @@ static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
         s1 = vadd(s1, e);
     }
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+}
+
+/* sum of exp(x - m) over a row of n <= SHORT_ROW elements whose max is m,
+ * the exps stored to y: float by block, double across blocks. */
+static ALWAYS_INLINE double row_exp_store_sum(const float *x, size_t n,
+                                              float m, float *y,
+                                              vf (*expfn)(vf))
+{
+    double s = 0.0;
+    for (size_t b = 0; b < n; b += BLOCK)
+        s += block_exp_sum(x + b, n - b < BLOCK ? n - b : BLOCK, m, y + b, expfn);
+    return s;
 }
 
 /* Row statistics in one pass over memory. Returns 0 (and leaves *max_out
@@ -294,11 +308,7 @@ static ALWAYS_INLINE void softmax_rows_short(size_t g, size_t n,
             smx_softmax_row_scalar(n, xk, yk);
             continue;
         }
-        s[k] = 0.0;
-        for (size_t b = 0; b < n; b += BLOCK) {
-            const size_t len = n - b < BLOCK ? n - b : BLOCK;
-            s[k] += block_exp_sum(xk + b, len, m[k], yk + b, expfn);
-        }
+        s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn);
     }
     for (size_t k = 0; k < g; k++) {
         if (!isfinite(m[k]))
@@ -429,15 +439,21 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
  * (log-softmax JVP) or sum(v) (log-softmax VJP, v = g). */
 enum dot_kind { DOT_Y_V, DOT_EXPY_V, SUM_V };
 
-/* One step of that reduction: acc + w(y) v, or acc + v. */
+/* One step of that reduction: acc + w(y) v, or acc + v (y's load, unused,
+ * is dropped by the compiler). */
+static ALWAYS_INLINE vf dot_term(enum dot_kind d, vf y, vf v, vf acc)
+{
+    switch (d) {
+    case DOT_Y_V: return vfma(y, v, acc);
+    case DOT_EXPY_V: return vfma(exp_any(y), v, acc);
+    default: return vadd(acc, v);
+    }
+}
+
 static ALWAYS_INLINE vf dot_step(enum dot_kind d, const float *y,
                                  const float *v, vf acc)
 {
-    switch (d) {
-    case DOT_Y_V: return vfma(vload(y), vload(v), acc);
-    case DOT_EXPY_V: return vfma(exp_any(vload(y)), vload(v), acc);
-    default: return vadd(acc, vload(v));
-    }
+    return dot_term(d, vload(y), vload(v), acc);
 }
 
 /* The reduction over n <= BLOCK elements, in float (4 chains in flight) */
@@ -454,13 +470,9 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     }
     for (; i + VLEN <= n; i += VLEN)
         s0 = dot_step(d, y + i, v + i, s0);
-    if (i < n) { /* padding lanes give w(y) * 0 = 0 (exp(-inf) = 0) */
-        const vf yt = vload_part(y + i, n - i, d == DOT_EXPY_V ? -INFINITY : 0.0f);
-        const vf vt = vload_part(v + i, n - i, 0.0f);
-        s1 = d == DOT_Y_V      ? vfma(yt, vt, s1)
-             : d == DOT_EXPY_V ? vfma(exp_any(yt), vt, s1)
-                               : vadd(s1, vt);
-    }
+    if (i < n) /* padding lanes give w(y) * 0 = 0 (exp(-inf) = 0) */
+        s1 = dot_term(d, vload_part(y + i, n - i, d == DOT_EXPY_V ? -INFINITY : 0.0f),
+                      vload_part(v + i, n - i, 0.0f), s1);
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
 }
 
@@ -616,11 +628,7 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
         }
         if (!live[k])
             continue;
-        s[k] = 0.0;
-        for (size_t b = 0; b < cols; b += BLOCK) {
-            const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
-            s[k] += block_exp_sum(z + k * ldz + b, len, m[k], gk + b, exp_nonpos);
-        }
+        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos);
     }
     for (size_t k = 0; k < g; k++) {
         if (!live[k])

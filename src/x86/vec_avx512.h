@@ -83,11 +83,8 @@ static inline vf vscale_nonpos(vf y, vf n, vf nb)
     (void)nb;
     return _mm512_scalef_ps(y, n);
 }
-static inline vf vscale_any(vf y, vf n, vf nb)
-{
-    (void)nb;
-    return _mm512_scalef_ps(y, n);
-}
+/* scalef also covers exp_any's range */
+static inline vf vscale_any(vf y, vf n, vf nb) { return vscale_nonpos(y, n, nb); }
 
 /* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */
 static inline vf vexp_sleef(vf x) { return Sleef_expf16_u10avx512f(x); }
