@@ -2,9 +2,10 @@
 /*
  * No read or write outside the caller's buffers: every operand of every op
  * is placed flush against a PROT_NONE page, after its end and before its
- * start, for every row length from 1 to several vector widths, on every
- * ISA, contiguous and strided (the buffer then ends with the last row, no
- * padding after it), out of place and in place. A stray access faults, and
+ * start, for every row length from 1 to several vector widths and for rows
+ * of more than one block, on every ISA, contiguous and strided (the buffer
+ * then ends with the last row, no padding after it), out of place and in
+ * place. A stray access faults, and
  * Check reports the signal.
  */
 #include <math.h>
@@ -87,6 +88,15 @@ START_TEST(flush_against_guard_pages)
         for (int at_end = 0; at_end < 2; at_end++) {
             run_all_ops(cols, cols, at_end);
             run_all_ops(cols, cols + 3, at_end);
+        }
+    /* rows past the kernels' 2048-element blocks, whose last block has a
+     * tail: the paths that work block by block, such as the backward ops
+     * reducing row r + 1 while they write row r */
+    static const size_t long_cols[] = {2049, 2 * 2048 + 37};
+    for (size_t k = 0; k < sizeof long_cols / sizeof long_cols[0]; k++)
+        for (int at_end = 0; at_end < 2; at_end++) {
+            run_all_ops(long_cols[k], long_cols[k], at_end);
+            run_all_ops(long_cols[k], long_cols[k] + 3, at_end);
         }
     for (size_t n = 1; n <= MAX_JAC; n++)
         for (int at_end = 0; at_end < 2; at_end++) {
