@@ -770,12 +770,12 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
             continue;
         }
         const double sum_q = row_affine_sum(pr, cols, (float)keep, (float)spread);
+        const float log_s = (float)log(s), a = (float)(scale * sum_q / s);
         double l = 0.0;
         for (size_t b = 0; b < cols; b += BLOCK) {
             const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
-            l += xent_soft_block(zr + b, pr + b, len, m, (float)log(s),
-                                 (float)keep, (float)spread, e != 0.0,
-                                 (float)(scale * sum_q / s), (float)scale,
+            l += xent_soft_block(zr + b, pr + b, len, m, log_s, (float)keep,
+                                 (float)spread, e != 0.0, a, (float)scale,
                                  g ? g + b : NULL);
         }
         if (loss)
