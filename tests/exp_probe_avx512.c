@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The inline exp of the avx512 kernels, exposed to tests/test_exp.c. */
+/* The inline exp and log of the avx512 kernels, exposed to tests/test_exp.c. */
 #include "../src/x86/vec_avx512.h"
 
 #include "../src/simd/exp.h"
+#include "../src/simd/log.h"
 #include "exp_probe.h"
 
 PROBE_DEFINE(avx512)

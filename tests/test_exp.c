@@ -4,6 +4,7 @@
  * against exp in double over EVERY float in [-87.33, 0] (normal results),
  * plus its cut-offs and special values, for each ISA this CPU runs.
  * SMX_EXP_STRIDE=k tests every k-th float instead (for slow emulators).
+ * Also their inline double log (src/simd/log.h), against libm's.
  */
 #include <float.h>
 #include <math.h>
@@ -15,24 +16,26 @@
 #include "exp_probe.h"
 
 #define MAX_ULP 1.1 /* the bound documented in src/simd/exp.h */
+#define LOG_MAX_REL 0x1p-38 /* the bound documented in src/simd/log.h */
 #define CHUNK 4096
 
 typedef struct probe {
     smx_isa isa;
     exp_probe_fn fn;
+    log_probe_fn log;
 } probe;
 
 static const probe probes[] = {
 #if SMX_HAVE_AVX2
-    {SMX_ISA_AVX2, exp_probe_avx2},
+    {SMX_ISA_AVX2, exp_probe_avx2, log_probe_avx2},
 #endif
 #if SMX_HAVE_AVX512
-    {SMX_ISA_AVX512, exp_probe_avx512},
+    {SMX_ISA_AVX512, exp_probe_avx512, log_probe_avx512},
 #endif
 #if SMX_HAVE_NEON
-    {SMX_ISA_NEON, exp_probe_neon},
+    {SMX_ISA_NEON, exp_probe_neon, log_probe_neon},
 #endif
-    {SMX_ISA_AUTO, NULL},
+    {SMX_ISA_AUTO, NULL, NULL},
 };
 
 static float from_bits(uint32_t b)
@@ -142,6 +145,79 @@ START_TEST(exp_special_values)
 }
 END_TEST
 
+static double from_bits64(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* Relative error of log_inline(x) against libm; 0 where both are 0. */
+static double log_rel_error(log_probe_fn fn, double x)
+{
+    const double ref = log(x), got = fn(x);
+    return ref == 0.0 ? fabs(got) : fabs(got - ref) / fabs(ref);
+}
+
+/* Every binade of the normal doubles: random mantissas (fixed seed), and
+ * the points where the reduction changes k (sqrt(1/2) 2^e) or meets 1. */
+START_TEST(log_rel_all_binades)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa))
+        return;
+    const unsigned per_binade = 1u << 12;
+    uint64_t rng = 0x9e3779b97f4a7c15u, worst_bits = 0;
+    double worst = 0.0;
+    for (uint64_t e = 1; e <= 2046; e++) {
+        for (unsigned i = 0; i < per_binade + 6; i++) {
+            uint64_t mant;
+            if (i < per_binade) {
+                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                mant = rng >> 12;
+            } else { /* 1, 1 + ulp, just below and at sqrt(2) (of 2^e): */
+                static const uint64_t edge[6] = {0, 1, 0x6a09e667f3bccu,
+                                                 0x6a09e667f3bcdu,
+                                                 0x6a09e667f3bceu,
+                                                 0xfffffffffffffu};
+                mant = edge[i - per_binade];
+            }
+            const uint64_t bits = e << 52 | mant;
+            const double err = log_rel_error(pr->log, from_bits64(bits));
+            if (!(err <= worst)) {
+                worst = err;
+                worst_bits = bits;
+            }
+        }
+    }
+    printf("log_inline [%s]: max relative error %.3g (2^%.1f) at %a\n",
+           smx_isa_name(pr->isa), worst, log2(worst), from_bits64(worst_bits));
+    ck_assert_msg(worst <= LOG_MAX_REL, "log_inline [%s]: %g at %a",
+                  smx_isa_name(pr->isa), worst, from_bits64(worst_bits));
+    /* the row sums S in [1, 2^31] it serves: near 1, log S is tiny and
+     * only a relative bound keeps it */
+    for (double x = 1.0; x < 0x1p31; x = x * 1.0001 + 0x1p-40)
+        ck_assert_msg(log_rel_error(pr->log, x) <= LOG_MAX_REL, "at %a", x);
+}
+END_TEST
+
+/* Outside the positive normals it is libm's log, bit for bit. */
+START_TEST(log_special_values)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa))
+        return;
+    static const double specials[] = {0.0, -0.0, 0x1p-1074, 0x1.8p-1060,
+                                      -1.0, INFINITY, -INFINITY, NAN};
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) {
+        const double ref = log(specials[i]), got = pr->log(specials[i]);
+        ck_assert_msg(isnan(ref) ? isnan(got) : got == ref, "log(%a) = %a",
+                      specials[i], got);
+    }
+    ck_assert(pr->log(1.0) == 0.0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exp");
@@ -150,6 +226,8 @@ int main(void)
     const int n = (int)(sizeof probes / sizeof probes[0]) - 1;
     tcase_add_loop_test(tc, exp_ulp_all_floats, 0, n);
     tcase_add_loop_test(tc, exp_special_values, 0, n);
+    tcase_add_loop_test(tc, log_rel_all_binades, 0, n);
+    tcase_add_loop_test(tc, log_special_values, 0, n);
     suite_add_tcase(s, tc);
     return tests_run(s);
 }

@@ -27,6 +27,7 @@
 #include "../kernels.h"
 #include "../scalar/scalar.h"
 #include "exp.h"
+#include "log.h"
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
@@ -405,7 +406,7 @@ static void log_softmax_row(size_t n, const float *x, const stats *st,
         fill(y, n, NAN);
         return;
     }
-    const out_params p = params(st->max, (float)log(st->sum), 0.0f);
+    const out_params p = params(st->max, (float)log_inline(st->sum), 0.0f);
     out_row(OUT_LOG_SOFTMAX, x, NULL, y, n, &p);
 }
 
@@ -428,7 +429,7 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
         const size_t g = group_stats(rows - r, cols, x + r * ldx, ldx, st);
         for (size_t k = 0; k < g; k++, r++)
             lse[r] = st[k].finite /* a NaN sum gives NaN */
-                         ? (float)((double)st[k].max + log(st[k].sum))
+                         ? (float)((double)st[k].max + log_inline(st[k].sum))
                          : smx_logsumexp_row_scalar(cols, x + r * ldx);
     }
 }
@@ -640,8 +641,8 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
             fill(gk, cols, NAN);
             continue;
         }
-        if (loss) /* the only libm call per row, and only for the loss */
-            loss[k] = xent_loss(m[k], log(s[k]), zt[k], keep, e, sum_z[k],
+        if (loss) /* log S only for the loss */
+            loss[k] = xent_loss(m[k], log_inline(s[k]), zt[k], keep, e, sum_z[k],
                                 cols);
         /* grad = scale (e / S - spread), in place over the stored exps; the
          * target's e_t is read first: p_t = e_t / S, no second exp */
@@ -678,7 +679,7 @@ static void xent_row_long(size_t cols, const float *z, int32_t t,
             fill(g, cols, NAN);
         return;
     }
-    const double zt = z[t], log_s = log(s);
+    const double zt = z[t], log_s = log_inline(s);
     *loss = xent_loss(m, log_s, zt, keep, e,
                       e != 0.0 ? row_affine_sum(z, cols, -1.0f, m) : 0.0, cols);
     if (g) {
@@ -770,7 +771,7 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
             continue;
         }
         const double sum_q = row_affine_sum(pr, cols, (float)keep, (float)spread);
-        const float log_s = (float)log(s), a = (float)(scale * sum_q / s);
+        const float log_s = (float)log_inline(s), a = (float)(scale * sum_q / s);
         double l = 0.0;
         for (size_t b = 0; b < cols; b += BLOCK) {
             const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
