@@ -6,7 +6,10 @@
 #   scripts/bench.sh [--quick | --full] [--filter REGEX] [-- BENCHMARK_ARGS...]
 #
 #   --quick        (default) shapes 1x1000 64x1000 8x32000 1x4194304, short runs
-#   --full         every shape, 5 repetitions, medians reported
+#   --full         every shape, 5 repetitions in random order (Google
+#                  Benchmark's random interleaving: each case's runs, and the
+#                  memcpy/add floors', spread over the whole suite, so slow
+#                  drift of the machine hits all alike), medians reported
 #   --filter RE    only benchmarks whose name matches RE (Google Benchmark
 #                  regex; names are op/isa/ROWSxCOLS and memcpy/ROWSxCOLS).
 #                  With --quick it is combined with the quick shapes.
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
         shift ;;
     --filter=*) filter=${1#--filter=} ;;
     --) shift; extra=("$@"); break ;;
-    -h | --help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
     shift
@@ -85,15 +88,16 @@ exe=$build/bench/smxbench
 [ -x "$exe" ] || die "$exe was not built (Google Benchmark not found?)"
 
 # Google Benchmark's POSIX regex cannot intersect two patterns: list what
-# FILTER matches, keep the mode's shapes, add memcpy of those shapes (the
-# report's reference) and pass the exact names.
+# FILTER matches, keep the mode's shapes, add memcpy and add of those shapes
+# (the report's floors) and pass the exact names.
 shapes_re='/[0-9]+x[0-9]+$'
 [ $mode = quick ] && shapes_re=/$quick_shapes
 if [ -n "$filter" ]; then
     names=$("$exe" --benchmark_list_tests "--benchmark_filter=$filter" 2>/dev/null |
             grep -E "$shapes_re") || true
     [ -n "$names" ] || die "no $mode benchmark matches '$filter'"
-    names=$(printf '%s\n' "$names" | sed 's|.*/|memcpy/|' | sort -u |
+    names=$(printf '%s\n' "$names" | sed 's|.*/||' | sort -u |
+            sed 's|^|memcpy/|; p; s|^memcpy/|add/|' |
             cat - <(printf '%s\n' "$names") | paste -sd '|')
     filter="^($names)\$"
 elif [ $mode = quick ]; then
@@ -105,6 +109,7 @@ if [ $mode = quick ]; then
     args+=(--benchmark_min_time=0.2)
 else
     args+=(--benchmark_repetitions=5 --benchmark_display_aggregates_only=true
+           --benchmark_enable_random_interleaving=true
            --benchmark_min_time=0.25)
 fi
 [ -n "$filter" ] && args+=("--benchmark_filter=$filter")
