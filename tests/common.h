@@ -26,6 +26,11 @@ smx_isa tests_use_isa(int i);
 /* Runs a suite, prints Check's summary, returns the process exit code. */
 int tests_run(Suite *s);
 
+/* Tests that try every row length go up to this one: past 8 AVX-512
+ * vectors, the longest row the kernels hold in registers, and past every
+ * tail of every vector width. */
+#define EVERY_LEN_MAX 130
+
 /* ---- random inputs ------------------------------------------------------ */
 
 typedef struct rng {

@@ -69,7 +69,7 @@ START_TEST(lengths_strides_in_place)
 {
     tests_use_isa(_i);
     rng g = {1234};
-    for (size_t cols = 0; cols <= 70; cols++) {
+    for (size_t cols = 0; cols <= EVERY_LEN_MAX; cols++) {
         const size_t rows = 3, ldx = cols + 5, ldy = cols + 3;
         float *x = random_batch(&g, rows, cols, ldx, 3.0);
         check_forward(rows, cols, x, ldx, ldy, 0);

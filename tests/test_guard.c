@@ -13,7 +13,7 @@
 
 #include "common.h"
 
-#define MAX_COLS 70
+#define MAX_COLS EVERY_LEN_MAX
 #define ROWS 2
 #define MAX_JAC 24 /* the Jacobian is n x n: lengths 1 to MAX_JAC */
 

@@ -14,7 +14,8 @@
  * - Softmax of rows that fit in cache stores exp(x - M) during the sum and
  *   scales it afterwards (one exp per element); longer rows recompute the
  *   exp in the output pass instead (two reads of x, one write of y, rather
- *   than two reads and two writes).
+ *   than two reads and two writes). Rows of up to 8 vectors stay in
+ *   registers from load to store.
  * - Backward ops write row r while they reduce row r + 1 (one loop, so the
  *   reduction's loads issue beside the output's stores).
  * - A row whose maximum is NaN or infinite is handed to the scalar reference,
@@ -289,6 +290,108 @@ static out_params params(float m, float a, float b)
     return p;
 }
 
+/* ---- softmax of rows held in registers ------------------------------------ */
+
+/* Softmax of a row of at most REG_VECS vectors: loaded once and kept in
+ * registers through max, exp and sum to its one output store; no second
+ * read of x, no stored exps read back. On rows of 128 floats (AVX-512) it
+ * took 15-20% less time than the grouped passes below. Log-softmax,
+ * logsumexp and cross-entropy measured 10-20% slower this way: they store
+ * nothing to save, and their grouped passes overlap four rows' chains of
+ * reductions (and log), which one row at a time serializes.
+ * The loops over j are unrolled completely, so v[] lives in registers;
+ * the j < nv tests are per row, and predicted. */
+#define REG_VECS 8
+#if defined(__clang__)
+#define UNROLL_ALL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define UNROLL_ALL _Pragma("GCC unroll 16")
+#else
+#define UNROLL_ALL
+#endif
+
+typedef struct reg_row {
+    vf v[REG_VECS];
+    size_t nv;   /* vectors in use, >= 1 */
+    size_t last; /* elements of the row in v[nv - 1], 1..VLEN */
+} reg_row;
+
+/* Loads x[0, n), 0 < n <= REG_VECS VLEN, the last vector's padding lanes
+ * -inf (exp gives 0 there); returns the max. */
+static ALWAYS_INLINE float reg_row_load_max(reg_row *r, const float *x,
+                                            size_t n)
+{
+    r->nv = (n + VLEN - 1) / VLEN;
+    r->last = n - (r->nv - 1) * VLEN;
+    vf m0 = vset1(-INFINITY), m1 = m0;
+    UNROLL_ALL
+    for (size_t j = 0; j < REG_VECS; j++) {
+        if (j + 1 < r->nv || (j + 1 == r->nv && r->last == VLEN))
+            r->v[j] = vload(x + j * VLEN);
+        else if (j + 1 == r->nv)
+            r->v[j] = vload_part(x + j * VLEN, r->last, -INFINITY);
+        else
+            r->v[j] = vset1(-INFINITY); /* never used */
+        if (j < r->nv) {
+            if (j & 1)
+                m1 = vmax(m1, r->v[j]);
+            else
+                m0 = vmax(m0, r->v[j]);
+        }
+    }
+    return vhmax(vmax(m0, m1));
+}
+
+/* v = exp(v - m); returns their sum */
+static ALWAYS_INLINE float reg_row_exp_sum(reg_row *r, float m)
+{
+    const vf vm = vset1(m);
+    vf s0 = vzero(), s1 = s0;
+    UNROLL_ALL
+    for (size_t j = 0; j < REG_VECS; j++) {
+        if (j < r->nv) {
+            const vf e = exp_nonpos(vsub(r->v[j], vm));
+            r->v[j] = e;
+            if (j & 1)
+                s1 = vadd(s1, e);
+            else
+                s0 = vadd(s0, e);
+        }
+    }
+    return vhsum(vadd(s0, s1));
+}
+
+/* y = a v over the row */
+static ALWAYS_INLINE void reg_row_store_scaled(const reg_row *r, float a,
+                                              float *y)
+{
+    const vf va = vset1(a);
+    UNROLL_ALL
+    for (size_t j = 0; j < REG_VECS; j++) {
+        const vf o = vmul(r->v[j], va);
+        if (j + 1 < r->nv || (j + 1 == r->nv && r->last == VLEN))
+            vstore(y + j * VLEN, o);
+        else if (j + 1 == r->nv)
+            vstore_part(y + j * VLEN, o, r->last);
+    }
+}
+
+static void softmax_row_regs(size_t n, const float *x, float *y)
+{
+    reg_row r;
+    const float m = reg_row_load_max(&r, x, n);
+    if (!isfinite(m)) {
+        smx_softmax_row_scalar(n, x, y);
+        return;
+    }
+    const float s = reg_row_exp_sum(&r, m);
+    if (isnan(s)) {
+        fill(y, n, NAN);
+        return;
+    }
+    reg_row_store_scaled(&r, (float)(1.0 / (double)s), y);
+}
+
 /* ---- softmax, log-softmax, logsumexp -------------------------------------- */
 
 /* Softmax of up to GROUP rows that fit in cache: max, exp-store-sum,
@@ -343,6 +446,11 @@ static void softmax_row_long(size_t n, const float *x, float *y)
 static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
                     float *y, size_t ldy)
 {
+    if (cols <= REG_VECS * VLEN) {
+        for (size_t r = 0; r < rows; r++)
+            softmax_row_regs(cols, x + r * ldx, y + r * ldy);
+        return;
+    }
     if (cols > SHORT_ROW) {
         for (size_t r = 0; r < rows; r++)
             softmax_row_long(cols, x + r * ldx, y + r * ldy);
