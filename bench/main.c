@@ -52,6 +52,14 @@ static void add_context(void)
     smxb_add_context("smxkern_optimization", SMX_BENCH_OPTIMIZATION);
     smxb_add_context("smxkern_isas", usable);
     smxb_add_context("smxkern_isa_auto", smx_isa_name(smx_get_isa()));
+    /* the suite's order of shapes, for the report (runs may be shuffled) */
+    char shapes[256] = "";
+    for (size_t s = 0; s < bench_nshapes; s++) {
+        if (s)
+            strncat(shapes, ",", sizeof shapes - strlen(shapes) - 1);
+        strncat(shapes, bench_shapes[s].name, sizeof shapes - strlen(shapes) - 1);
+    }
+    smxb_add_context("smxkern_shapes", shapes);
     add_cpu_model();
 #if SMXB_HAVE_ONEDNN
     peer_onednn_context();
