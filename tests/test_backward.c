@@ -105,8 +105,8 @@ START_TEST(lengths_strides_in_place)
     tests_use_isa(_i);
     rng g = {2024};
     static const size_t big[] = {1000, 4097, 32000, 128256};
-    for (size_t k = 0; k <= 70 + 4; k++) {
-        const size_t cols = k <= 70 ? k : big[k - 71];
+    for (size_t k = 0; k <= EVERY_LEN_MAX + 4; k++) {
+        const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1];
         const size_t rows = cols > 10000 ? 2 : 3, ld = cols + 3;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         for (int op = 0; op < N_OPS; op++) {

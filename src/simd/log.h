@@ -34,7 +34,8 @@ static inline double log_inline(double x)
     if (u - 0x0010000000000000u >= 0x7fe0000000000000u)
         return log(x);
     /* k = exponent of x / sqrt(1/2) rounded down: subtracting the bits of
-     * sqrt(1/2) borrows into the exponent field exactly when m < sqrt(1/2) */
+     * sqrt(1/2) borrows into the exponent field exactly when m < sqrt(1/2).
+     * (>> of a negative int64_t: arithmetic in GCC, Clang and MSVC.) */
     const int64_t k = (int64_t)(u - 0x3fe6a09e667f3bcdu) >> 52;
     const uint64_t mu = u - ((uint64_t)k << 52);
     double m;
