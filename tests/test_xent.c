@@ -120,7 +120,8 @@ START_TEST(class_targets)
     rng g = {11};
     static const size_t big[] = {1000, 4097, 32000};
     for (size_t k = 1; k <= EVERY_LEN_MAX + 3; k++) {
-        const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1], rows = 5, ld = cols + 1;
+        const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1];
+        const size_t rows = 5, ld = cols + 1;
         float *z = alloc_sentinel(rows * ld);
         int32_t t[5];
         for (size_t r = 0; r < rows; r++)
@@ -142,7 +143,8 @@ START_TEST(soft_targets)
     rng g = {12};
     static const size_t big[] = {1000, 4097, 32000};
     for (size_t k = 1; k <= EVERY_LEN_MAX + 3; k++) {
-        const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1], rows = 3, ld = cols + 2;
+        const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1];
+        const size_t rows = 3, ld = cols + 2;
         float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
         for (size_t r = 0; r < rows; r++)
             fill_normal(&g, z + r * ld, cols, 3.0);

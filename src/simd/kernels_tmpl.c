@@ -11,8 +11,9 @@
  * - Row statistics (max M and S = sum exp(x - M)) come from one pass over
  *   memory, "online" by block: each block's max is taken while the block is
  *   in L1, S is rescaled when M grows, then the block's exps are summed.
- * - Softmax of rows that fit in cache stores exp(x - M) during the sum and
- *   scales it afterwards (one exp per element); longer rows recompute the
+ * - Softmax and cross-entropy (class or soft targets, with a gradient) of
+ *   rows that fit in cache store exp(x - M) during the sum and turn it into
+ *   the output afterwards (one exp per element); longer rows recompute the
  *   exp in the output pass instead (two reads of x, one write of y, rather
  *   than two reads and two writes). Rows of up to 8 vectors stay in
  *   registers from load to store.
@@ -854,10 +855,97 @@ static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
     return vhsum(acc);
 }
 
+/* exp(z - m) stored to e over n <= BLOCK elements; adds their sum to *s
+ * and sum(q (z - m)) over q != 0 to *qd. */
+static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
+                                              size_t n, float m, float keep,
+                                              float spread, int smooth,
+                                              float *e, double *s, double *qd)
+{
+    const vf vm = vset1(m), vkeep = vset1(keep), vspread = vset1(spread);
+    vf se = vzero(), sqd = vzero();
+    for (size_t i = 0; i < n; i += VLEN) {
+        const size_t t = n - i < VLEN ? n - i : VLEN;
+        const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, -INFINITY);
+        const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
+        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
+        const vf d = vsub(zv, vm);
+        const vf ev = exp_nonpos(d);
+        vf term = vkeep_nonzero(q, vmul(q, d)); /* 0 (-inf) would be NaN */
+        if (t == VLEN) {
+            vstore(e + i, ev);
+        } else {
+            vstore_part(e + i, ev, t);
+            term = vkeep_first(term, t); /* padding lanes: q = spread */
+        }
+        se = vadd(se, ev);
+        sqd = vadd(sqd, term);
+    }
+    *s += vhsum(se);
+    *qd += vhsum(sqd);
+}
+
+/* g = a e - c q in place over the exps e held in g */
+static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
+                                     float a, float c, float keep,
+                                     float spread, int smooth)
+{
+    const vf va = vset1(a), vnc = vset1(-c), vkeep = vset1(keep);
+    const vf vspread = vset1(spread);
+    for (size_t i = 0; i < n; i += VLEN) {
+        const size_t t = n - i < VLEN ? n - i : VLEN;
+        const vf ev = t == VLEN ? vload(g + i) : vload_part(g + i, t, 0.0f);
+        const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
+        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
+        const vf gv = vfma(ev, va, vmul(q, vnc));
+        if (t == VLEN)
+            vstore(g + i, gv);
+        else
+            vstore_part(g + i, gv, t);
+    }
+}
+
+/* Soft cross-entropy of a row that fits in cache, with its gradient, in
+ * g != p (g may be z): the exps are stored into g while summed, beside
+ * sum(q d) (d = z - M), so loss = log S sum(q) - sum(q d) needs no second
+ * look at z, and the gradient a e - c q comes from g and p alone. One exp
+ * per element where xent_soft_block takes two (one in row_stats). */
+static float xent_soft_row_short(size_t cols, const float *z, const float *p,
+                                 const smx_xent_params *prm, float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    const float m = block_max(z, cols);
+    if (!isfinite(m))
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
+    double s = 0.0, qd = 0.0;
+    for (size_t b = 0; b < cols; b += BLOCK)
+        xent_soft_exp_block(z + b, p + b, cols - b < BLOCK ? cols - b : BLOCK,
+                            m, (float)keep, (float)spread, e != 0.0, g + b,
+                            &s, &qd);
+    if (isnan(s)) {
+        fill(g, cols, NAN);
+        return NAN;
+    }
+    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
+    xent_soft_grad_from_exps(g, p, cols, (float)(scale * sum_q / s),
+                             (float)scale, (float)keep, (float)spread, e != 0.0);
+    return (float)(log_inline(s) * sum_q - qd);
+}
+
 static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       const float *p, size_t ldp, const smx_xent_params *prm,
                       float *loss, float *grad, size_t ldg)
 {
+    if (grad && grad != p && cols <= SHORT_ROW) {
+        for (size_t r = 0; r < rows; r++) {
+            const float l = xent_soft_row_short(cols, z + r * ldz, p + r * ldp,
+                                                prm, grad + r * ldg);
+            if (loss)
+                loss[r] = l;
+        }
+        return;
+    }
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
     for (size_t r = 0; r < rows; r++) {
