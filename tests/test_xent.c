@@ -213,6 +213,19 @@ START_TEST(special_rows)
             check_class(rows, cols, z, ld, t, &option_sets[0], 3, 0);
             check_soft(rows, cols, z, p, ld, &option_sets[1], 3, 0);
         }
+        /* Soft targets that are not probabilities (+inf, NaN), in a row
+         * whose sum S is exactly 1 (log S = 0): the fuzzer found a loss of
+         * NaN there instead of inf. In place over z too. */
+        for (size_t s = 1; s < 3; s++) {
+            fill_normal(&g, z, rows * ld, 3.0);
+            random_probs(&g, p, rows, cols, ld);
+            z[ld] = 1e7f;
+            p[ld + cols / 2 + (cols > 1)] = specials[s];
+            for (size_t o = 0; o < N_OPTS; o++) {
+                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
+                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
+            }
+        }
         free(z);
         free(p);
     }

@@ -905,16 +905,52 @@ static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
     }
 }
 
+/* Soft cross-entropy of one row from two passes over z and p: statistics,
+ * then the loss terms q (log S - d) beside the gradient a e - c q, with a
+ * second exp. g may be NULL, z or p. */
+static float xent_soft_row_two_pass(size_t cols, const float *z,
+                                    const float *p, const smx_xent_params *prm,
+                                    float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    float m;
+    double s;
+    if (!row_stats(z, cols, &m, &s))
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
+    if (isnan(s)) {
+        if (g)
+            fill(g, cols, NAN);
+        return NAN;
+    }
+    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
+    const float log_s = (float)log_inline(s), a = (float)(scale * sum_q / s);
+    double l = 0.0;
+    for (size_t b = 0; b < cols; b += BLOCK) {
+        const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
+        l += xent_soft_block(z + b, p + b, len, m, log_s, (float)keep,
+                             (float)spread, e != 0.0, a, (float)scale,
+                             g ? g + b : NULL);
+    }
+    return (float)l;
+}
+
 /* Soft cross-entropy of a row that fits in cache, with its gradient, in
  * g != p (g may be z): the exps are stored into g while summed, beside
  * sum(q d) (d = z - M), so loss = log S sum(q) - sum(q d) needs no second
  * look at z, and the gradient a e - c q comes from g and p alone. One exp
- * per element where xent_soft_block takes two (one in row_stats). */
+ * per element where the two-pass row takes two. */
 static float xent_soft_row_short(size_t cols, const float *z, const float *p,
                                  const smx_xent_params *prm, float *g)
 {
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
+    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
+    /* An infinite target would turn log S sum(q) into inf * 0 = NaN where
+     * the terms q (log S - d) give inf (found by the fuzzer): those rows,
+     * and NaN targets, take the two passes. */
+    if (!isfinite(sum_q))
+        return xent_soft_row_two_pass(cols, z, p, prm, g);
     const float m = block_max(z, cols);
     if (!isfinite(m))
         return smx_xent_soft_row_scalar(cols, z, p, prm, g);
@@ -927,7 +963,6 @@ static float xent_soft_row_short(size_t cols, const float *z, const float *p,
         fill(g, cols, NAN);
         return NAN;
     }
-    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
     xent_soft_grad_from_exps(g, p, cols, (float)(scale * sum_q / s),
                              (float)scale, (float)keep, (float)spread, e != 0.0);
     return (float)(log_inline(s) * sum_q - qd);
@@ -937,46 +972,14 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       const float *p, size_t ldp, const smx_xent_params *prm,
                       float *loss, float *grad, size_t ldg)
 {
-    if (grad && grad != p && cols <= SHORT_ROW) {
-        for (size_t r = 0; r < rows; r++) {
-            const float l = xent_soft_row_short(cols, z + r * ldz, p + r * ldp,
-                                                prm, grad + r * ldg);
-            if (loss)
-                loss[r] = l;
-        }
-        return;
-    }
-    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
-    const double scale = prm->grad_scale;
+    const int short_rows = grad && grad != p && cols <= SHORT_ROW;
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *g = grad ? grad + r * ldg : NULL;
-        float m;
-        double s;
-        if (!row_stats(zr, cols, &m, &s)) {
-            const float l = smx_xent_soft_row_scalar(cols, zr, pr, prm, g);
-            if (loss)
-                loss[r] = l;
-            continue;
-        }
-        if (isnan(s)) {
-            if (loss)
-                loss[r] = NAN;
-            if (g)
-                fill(g, cols, NAN);
-            continue;
-        }
-        const double sum_q = row_affine_sum(pr, cols, (float)keep, (float)spread);
-        const float log_s = (float)log_inline(s), a = (float)(scale * sum_q / s);
-        double l = 0.0;
-        for (size_t b = 0; b < cols; b += BLOCK) {
-            const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
-            l += xent_soft_block(zr + b, pr + b, len, m, log_s, (float)keep,
-                                 (float)spread, e != 0.0, a, (float)scale,
-                                 g ? g + b : NULL);
-        }
+        const float l = short_rows ? xent_soft_row_short(cols, zr, pr, prm, g)
+                                   : xent_soft_row_two_pass(cols, zr, pr, prm, g);
         if (loss)
-            loss[r] = (float)l;
+            loss[r] = l;
     }
 }
 
