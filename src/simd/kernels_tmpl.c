@@ -205,7 +205,8 @@ enum out_kind {
     OUT_GRAD,        /* a exp(x - m) + b                cross-entropy */
     OUT_JVP,         /* x (x2 - a)                      softmax JVP, a = <y, v> */
     OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
-    OUT_LSM_VJP      /* exp(x) a + x2                   a = -sum(g) */
+    OUT_LSM_VJP,     /* exp(x) a + x2                   a = -sum(g) */
+    OUT_LSM_VJP_NONPOS /* the same where every x <= 0 (see exp_cheap_below) */
 };
 
 typedef struct out_params {
@@ -222,7 +223,8 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     case OUT_GRAD: return vfma(exp_nonpos(vsub(x, p->m)), p->a, p->b);
     case OUT_JVP: return vmul(x, vsub(x2, p->a));
     case OUT_LSM_JVP: return vsub(x2, p->a);
-    default: return vfma(exp_any(x), p->a, x2);
+    case OUT_LSM_VJP: return vfma(exp_any(x), p->a, x2);
+    default: return vfma(exp_nonpos(x), p->a, x2);
     }
 }
 
@@ -547,7 +549,7 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
 
 /* The per-row constant of a backward op: <y, v> (softmax), <exp(y), v>
  * (log-softmax JVP) or sum(v) (log-softmax VJP, v = g). */
-enum dot_kind { DOT_Y_V, DOT_EXPY_V, SUM_V };
+enum dot_kind { DOT_Y_V, DOT_EXPY_V, DOT_EXPY_V_NONPOS, SUM_V };
 
 /* One step of that reduction: acc + w(y) v, or acc + v (y's load, unused,
  * is dropped by the compiler). */
@@ -556,6 +558,7 @@ static ALWAYS_INLINE vf dot_term(enum dot_kind d, vf y, vf v, vf acc)
     switch (d) {
     case DOT_Y_V: return vfma(y, v, acc);
     case DOT_EXPY_V: return vfma(exp_any(y), v, acc);
+    case DOT_EXPY_V_NONPOS: return vfma(exp_nonpos(y), v, acc);
     default: return vadd(acc, v);
     }
 }
@@ -581,18 +584,67 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     for (; i + VLEN <= n; i += VLEN)
         s0 = dot_step(d, y + i, v + i, s0);
     if (i < n) /* padding lanes give w(y) * 0 = 0 (exp(-inf) = 0) */
-        s1 = dot_term(d, vload_part(y + i, n - i, d == DOT_EXPY_V ? -INFINITY : 0.0f),
+        s1 = dot_term(d, vload_part(y + i, n - i, d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS ? -INFINITY : 0.0f),
                       vload_part(v + i, n - i, 0.0f), s1);
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+}
+
+/* The log-softmax ops take exp of their input y, which is <= 0 for any
+ * log-softmax output, but any y must work. Where the vector layer's exp_any
+ * costs much more than exp_nonpos (VEXP_ANY_COSTLY: AVX2, 8 vector ops),
+ * each block first checks its max and, if no y is positive (a NaN max
+ * counts as not positive: NaN stays NaN either way), uses exp_nonpos: a
+ * third fewer operations per element; the check's read brings the block
+ * into L1 for the pass that follows. */
+#ifndef VEXP_ANY_COSTLY
+#define VEXP_ANY_COSTLY 0
+#endif
+static ALWAYS_INLINE int exp_cheap_below(const float *y, size_t n)
+{
+    return VEXP_ANY_COSTLY && !(block_max(y, n) > 0.0f);
 }
 
 static ALWAYS_INLINE double row_dot(enum dot_kind d, const float *y,
                                     const float *v, size_t n)
 {
     double s = 0.0;
-    for (size_t b = 0; b < n; b += BLOCK)
-        s += block_dot(d, y + b, v + b, n - b < BLOCK ? n - b : BLOCK);
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        if (d == DOT_EXPY_V && exp_cheap_below(y + b, len))
+            s += block_dot(DOT_EXPY_V_NONPOS, y + b, v + b, len);
+        else
+            s += block_dot(d, y + b, v + b, len);
+    }
     return s;
+}
+
+/* Writes one row's output (kind k, from y, v) while it takes the next row's
+ * reduction (from yn, vn), a vector of each per step: the reduction's loads
+ * then issue beside the output's stores, which two passes would serialize.
+ * Returns the next row's constant. */
+/* One block [b, b + len) of out_row_dot_next */
+static ALWAYS_INLINE double out_block_dot_next(enum out_kind k, enum dot_kind d,
+                                              const float *y, const float *v,
+                                              float *o, const out_params *p,
+                                              const float *yn, const float *vn,
+                                              size_t b, size_t len)
+{
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = b;
+    for (; i + 4 * VLEN <= b + len; i += 4 * VLEN) {
+        s0 = dot_step(d, yn + i, vn + i, s0);
+        s1 = dot_step(d, yn + i + VLEN, vn + i + VLEN, s1);
+        s2 = dot_step(d, yn + i + 2 * VLEN, vn + i + 2 * VLEN, s2);
+        s3 = dot_step(d, yn + i + 3 * VLEN, vn + i + 3 * VLEN, s3);
+        for (size_t j = i; j < i + 4 * VLEN; j += VLEN)
+            vstore(o + j, out_value(k, vload(y + j), vload(v + j), p));
+    }
+    double total = vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+    if (i < b + len) {
+        total += block_dot(d, yn + i, vn + i, b + len - i);
+        out_range(k, y + i, v + i, o + i, b + len - i, p, 0);
+    }
+    return total;
 }
 
 /* Writes one row's output (kind k, from y, v) while it takes the next row's
@@ -608,23 +660,33 @@ static ALWAYS_INLINE double out_row_dot_next(enum out_kind k, enum dot_kind d,
     double total = 0.0;
     for (size_t b = 0; b < n; b += BLOCK) {
         const size_t len = n - b < BLOCK ? n - b : BLOCK;
-        vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
-        size_t i = b;
-        for (; i + 4 * VLEN <= b + len; i += 4 * VLEN) {
-            s0 = dot_step(d, yn + i, vn + i, s0);
-            s1 = dot_step(d, yn + i + VLEN, vn + i + VLEN, s1);
-            s2 = dot_step(d, yn + i + 2 * VLEN, vn + i + 2 * VLEN, s2);
-            s3 = dot_step(d, yn + i + 3 * VLEN, vn + i + 3 * VLEN, s3);
-            for (size_t j = i; j < i + 4 * VLEN; j += VLEN)
-                vstore(o + j, out_value(k, vload(y + j), vload(v + j), p));
-        }
-        total += vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
-        if (i < b + len) {
-            total += block_dot(d, yn + i, vn + i, b + len - i);
-            out_range(k, y + i, v + i, o + i, b + len - i, p, 0);
-        }
+        if (d == DOT_EXPY_V && exp_cheap_below(yn + b, len))
+            total += out_block_dot_next(k, DOT_EXPY_V_NONPOS, y, v, o, p, yn,
+                                        vn, b, len);
+        else if (k == OUT_LSM_VJP && exp_cheap_below(y + b, len))
+            total += out_block_dot_next(OUT_LSM_VJP_NONPOS, d, y, v, o, p, yn,
+                                        vn, b, len);
+        else
+            total += out_block_dot_next(k, d, y, v, o, p, yn, vn, b, len);
     }
     return total;
+}
+
+/* out_row for the backward ops: log-softmax VJP blocks whose y are all
+ * <= 0 take exp_nonpos (see exp_cheap_below). */
+static ALWAYS_INLINE void backward_out_row(enum out_kind k, const float *y,
+                                           const float *v, float *o,
+                                           size_t n, const out_params *p)
+{
+    if (k != OUT_LSM_VJP || !VEXP_ANY_COSTLY) {
+        out_row(k, y, v, o, n, p);
+        return;
+    }
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        out_row(exp_cheap_below(y + b, len) ? OUT_LSM_VJP_NONPOS : k, y + b,
+                v + b, o + b, len, p);
+    }
 }
 
 /* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
@@ -647,12 +709,12 @@ static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
         const float *yr = y + r * ldy, *vr = v + r * ldv;
         const out_params p = params(0.0f, sign * (float)c, 0.0f);
         if (r + 1 == rows)
-            out_row(k, yr, vr, out + r * ldo, cols, &p);
+            backward_out_row(k, yr, vr, out + r * ldo, cols, &p);
         else if (pipelined)
             c = out_row_dot_next(k, d, yr, vr, out + r * ldo, &p, yr + ldy,
                                  vr + ldv, cols);
         else {
-            out_row(k, yr, vr, out + r * ldo, cols, &p);
+            backward_out_row(k, yr, vr, out + r * ldo, cols, &p);
             c = row_dot(d, yr + ldy, vr + ldv, cols);
         }
     }

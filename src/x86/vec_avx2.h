@@ -104,6 +104,9 @@ static inline vf pow2i(__m256i n)
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_TABLE_BITS 3
 #define VEXP_LO (-88.0f)
+/* vscale_any takes 8 vector ops more than vscale_nonpos: the kernels check
+ * for x <= 0 to use exp_nonpos where they may (kernels_tmpl.c) */
+#define VEXP_ANY_COSTLY 1
 /* table[low 3 bits of each lane of idx] (vpermps) */
 static inline vf vlookup(const float table[8], vf idx)
 {
