@@ -176,6 +176,24 @@ START_TEST(arbitrary_and_special_inputs)
         free(y);
         free(v);
     }
+    /* A +inf among y <= 0, then NaNs in the lanes it went through (for 4,
+     * 8 and 16 lanes): a max that lets a NaN displace the inf would take
+     * the block for one without positives (the fuzzer found that). */
+    for (size_t cols = 40; cols <= 41; cols++) {
+        const size_t rows = 2, ld = cols;
+        float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
+        fill_normal(&g, v, rows * ld, 1.0);
+        for (size_t i = 0; i < rows * ld; i++)
+            y[i] = -3.0f;
+        for (size_t r = 0; r < rows; r++) {
+            y[r * ld + 1] = INFINITY;
+            y[r * ld + 5] = y[r * ld + 9] = y[r * ld + 17] = NAN;
+        }
+        check_op(LOG_SOFTMAX_VJP, rows, cols, y, v, ld, ld, 0);
+        check_op(LOG_SOFTMAX_JVP, rows, cols, y, v, ld, ld, 0);
+        free(y);
+        free(v);
+    }
     /* Rows of several blocks, where kernels may take exp_nonpos for blocks
      * whose y are all <= 0 (any log-softmax output) and must not for the
      * others: y > 0 throughout; and log-softmax outputs but for one y of

@@ -213,17 +213,22 @@ START_TEST(special_rows)
             check_class(rows, cols, z, ld, t, &option_sets[0], 3, 0);
             check_soft(rows, cols, z, p, ld, &option_sets[1], 3, 0);
         }
-        /* Soft targets that are not probabilities (+inf, NaN), in a row
-         * whose sum S is exactly 1 (log S = 0): the fuzzer found a loss of
-         * NaN there instead of inf. In place over z too. */
+        /* Soft targets that are not probabilities (+inf, NaN) where log S
+         * is 0 in float: S exactly 1 (one logit 1e7 above the rest), or 1
+         * only after rounding (40 above: the reference's double S is not
+         * 1), with the +inf at the max, where q (log S - d) is inf * 0 in
+         * float. The fuzzer found NaN losses there instead of inf. In
+         * place over z and over p too. */
         for (size_t s = 1; s < 3; s++) {
-            fill_normal(&g, z, rows * ld, 3.0);
-            random_probs(&g, p, rows, cols, ld);
-            z[ld] = 1e7f;
-            p[ld + cols / 2 + (cols > 1)] = specials[s];
-            for (size_t o = 0; o < N_OPTS; o++) {
-                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
-                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
+            for (int near = 0; near < 2; near++) {
+                fill_normal(&g, z, rows * ld, 3.0);
+                random_probs(&g, p, rows, cols, ld);
+                z[ld] = near ? 40.0f : 1e7f;
+                p[ld + (near ? 0 : cols / 2 + (cols > 1))] = specials[s];
+                for (size_t o = 0; o < N_OPTS; o++)
+                    for (int in_place = 0; in_place <= 2; in_place++)
+                        check_soft(rows, cols, z, p, ld, &option_sets[o], 3,
+                                   in_place);
             }
         }
         free(z);

@@ -21,7 +21,8 @@
  *   reduction's loads issue beside the output's stores).
  * - A row whose maximum is NaN or infinite is handed to the scalar reference,
  *   which defines those limits; a NaN elsewhere shows up as a NaN sum, and
- *   the row's results are NaN.
+ *   the row's results are NaN. So is a soft cross-entropy row whose targets
+ *   sum to inf or NaN.
  */
 #include <math.h>
 #include <stdint.h>
@@ -592,16 +593,36 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
 /* The log-softmax ops take exp of their input y, which is <= 0 for any
  * log-softmax output, but any y must work. Where the vector layer's exp_any
  * costs much more than exp_nonpos (VEXP_ANY_COSTLY: AVX2, 8 vector ops),
- * each block first checks its max and, if no y is positive (a NaN max
- * counts as not positive: NaN stays NaN either way), uses exp_nonpos: a
- * third fewer operations per element; the check's read brings the block
- * into L1 for the pass that follows. */
+ * each block first checks its max and, if no y is positive, uses
+ * exp_nonpos: a third fewer operations per element; the check's read
+ * brings the block into L1 for the pass that follows. */
 #ifndef VEXP_ANY_COSTLY
 #define VEXP_ANY_COSTLY 0
 #endif
+/* The max of the numbers among y[0, n), as vmax(y, m): x86's max returns
+ * its second operand when either is NaN, so NaNs are skipped there rather
+ * than displacing an earlier +inf (block_max's order lets them: a fuzzer
+ * find). A max that propagates NaN makes the result NaN instead. */
+static float block_max_skip_nan(const float *y, size_t n)
+{
+    vf m0 = vset1(-INFINITY), m1 = m0;
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        m0 = vmax(vload(y + i), m0);
+        m1 = vmax(vload(y + i + VLEN), m1);
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        m0 = vmax(vload(y + i), m0);
+    if (i < n)
+        m1 = vmax(vload_part(y + i, n - i, -INFINITY), m1);
+    return vhmax(vmax(m0, m1));
+}
+
+/* 1 if exp_nonpos is right for all of y[0, n): no y > 0 (NaN gives NaN
+ * either way), and the max, NaN where NaN propagates, says so. */
 static ALWAYS_INLINE int exp_cheap_below(const float *y, size_t n)
 {
-    return VEXP_ANY_COSTLY && !(block_max(y, n) > 0.0f);
+    return VEXP_ANY_COSTLY && block_max_skip_nan(y, n) <= 0.0f;
 }
 
 static ALWAYS_INLINE double row_dot(enum dot_kind d, const float *y,
@@ -976,6 +997,13 @@ static float xent_soft_row_two_pass(size_t cols, const float *z,
 {
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
+    /* Targets that are infinite or NaN (not probabilities) go to the
+     * scalar reference, which defines their limits: q (log S - d) is
+     * inf * 0 where log S - d rounds to 0, in float but not in double (the
+     * fuzzer found both this and the one-pass loss of the short rows). */
+    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
+    if (!isfinite(sum_q))
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
     float m;
     double s;
     if (!row_stats(z, cols, &m, &s))
@@ -985,7 +1013,6 @@ static float xent_soft_row_two_pass(size_t cols, const float *z,
             fill(g, cols, NAN);
         return NAN;
     }
-    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
     const float log_s = (float)log_inline(s), a = (float)(scale * sum_q / s);
     double l = 0.0;
     for (size_t b = 0; b < cols; b += BLOCK) {
@@ -1008,11 +1035,8 @@ static float xent_soft_row_short(size_t cols, const float *z, const float *p,
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
     const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
-    /* An infinite target would turn log S sum(q) into inf * 0 = NaN where
-     * the terms q (log S - d) give inf (found by the fuzzer): those rows,
-     * and NaN targets, take the two passes. */
-    if (!isfinite(sum_q))
-        return xent_soft_row_two_pass(cols, z, p, prm, g);
+    if (!isfinite(sum_q)) /* see xent_soft_row_two_pass */
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
     const float m = block_max(z, cols);
     if (!isfinite(m))
         return smx_xent_soft_row_scalar(cols, z, p, prm, g);
