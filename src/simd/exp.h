@@ -33,10 +33,9 @@
  * Cut-offs: where exp(x) < FLT_MIN the result is +0 or subnormal, never
  * more than FLT_MIN. AVX2 and NEON clamp x to VEXP_LO, where the exponent
  * field they build is 0, and give +0 at the latest from ln(FLT_MIN) - 0.35
- * down;
- * AVX-512's scalef rounds into the subnormals down to 2^-150. -inf gives
- * +0, NaN gives NaN. exp_any also handles x > 0: above ln(FLT_MAX) it
- * gives +inf.
+ * down; AVX-512's scalef rounds into the subnormals down to 2^-150. -inf
+ * gives +0, NaN gives NaN. exp_any also handles x > 0: above ln(FLT_MAX)
+ * it gives +inf.
  */
 #ifndef SMX_SIMD_EXP_H
 #define SMX_SIMD_EXP_H

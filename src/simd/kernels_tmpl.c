@@ -908,6 +908,18 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
 
 /* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
  * over n <= BLOCK elements; returns the block's loss. */
+/* The smoothed target q = (1 - e) p + e / n, as keep p + spread */
+static ALWAYS_INLINE vf soft_q(vf p, int smooth, vf keep, vf spread)
+{
+    return smooth ? vfma(p, keep, spread) : p;
+}
+
+/* The soft cross-entropy gradient a exp(d) - c q, with nc = -c */
+static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
+{
+    return vfma(e, a, vmul(q, nc));
+}
+
 static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
                                           size_t n, float m, float log_s,
                                           float keep, float spread, int smooth,
@@ -921,14 +933,14 @@ static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
         const size_t t = n - i < VLEN ? n - i : VLEN;
         const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, m);
         const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
-        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
+        const vf q = soft_q(pv, smooth, vkeep, vspread);
         const vf d = vsub(zv, vm);
         vf term = vkeep_nonzero(q, vmul(q, vsub(vls, d)));
         if (t < VLEN) /* padding lanes have q = spread: drop them */
             term = vkeep_first(term, t);
         acc = vadd(acc, term);
         if (grad) {
-            const vf gv = vfma(exp_nonpos(d), va, vmul(q, vnc));
+            const vf gv = soft_grad(exp_nonpos(d), q, va, vnc);
             if (t == VLEN)
                 vstore(grad + i, gv);
             else
@@ -951,7 +963,7 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
         const size_t t = n - i < VLEN ? n - i : VLEN;
         const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, -INFINITY);
         const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
-        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
+        const vf q = soft_q(pv, smooth, vkeep, vspread);
         const vf d = vsub(zv, vm);
         const vf ev = exp_nonpos(d);
         vf term = vkeep_nonzero(q, vmul(q, d)); /* 0 (-inf) would be NaN */
@@ -979,8 +991,7 @@ static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
         const size_t t = n - i < VLEN ? n - i : VLEN;
         const vf ev = t == VLEN ? vload(g + i) : vload_part(g + i, t, 0.0f);
         const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
-        const vf q = smooth ? vfma(pv, vkeep, vspread) : pv;
-        const vf gv = vfma(ev, va, vmul(q, vnc));
+        const vf gv = soft_grad(ev, soft_q(pv, smooth, vkeep, vspread), va, vnc);
         if (t == VLEN)
             vstore(g + i, gv);
         else
@@ -988,22 +999,15 @@ static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
     }
 }
 
-/* Soft cross-entropy of one row from two passes over z and p: statistics,
- * then the loss terms q (log S - d) beside the gradient a e - c q, with a
- * second exp. g may be NULL, z or p. */
+/* Soft cross-entropy of one row (sum_q = sum(q), finite) from two passes
+ * over z and p: statistics, then the loss terms q (log S - d) beside the
+ * gradient a e - c q, with a second exp. g may be NULL, z or p. */
 static float xent_soft_row_two_pass(size_t cols, const float *z,
                                     const float *p, const smx_xent_params *prm,
-                                    float *g)
+                                    double sum_q, float *g)
 {
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
-    /* Targets that are infinite or NaN (not probabilities) go to the
-     * scalar reference, which defines their limits: q (log S - d) is
-     * inf * 0 where log S - d rounds to 0, in float but not in double (the
-     * fuzzer found both this and the one-pass loss of the short rows). */
-    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
-    if (!isfinite(sum_q))
-        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
     float m;
     double s;
     if (!row_stats(z, cols, &m, &s))
@@ -1030,13 +1034,11 @@ static float xent_soft_row_two_pass(size_t cols, const float *z,
  * look at z, and the gradient a e - c q comes from g and p alone. One exp
  * per element where the two-pass row takes two. */
 static float xent_soft_row_short(size_t cols, const float *z, const float *p,
-                                 const smx_xent_params *prm, float *g)
+                                 const smx_xent_params *prm, double sum_q,
+                                 float *g)
 {
     const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
     const double scale = prm->grad_scale;
-    const double sum_q = row_affine_sum(p, cols, (float)keep, (float)spread);
-    if (!isfinite(sum_q)) /* see xent_soft_row_two_pass */
-        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
     const float m = block_max(z, cols);
     if (!isfinite(m))
         return smx_xent_soft_row_scalar(cols, z, p, prm, g);
@@ -1058,12 +1060,24 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       const float *p, size_t ldp, const smx_xent_params *prm,
                       float *loss, float *grad, size_t ldg)
 {
+    const double e = prm->smoothing;
+    const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
     const int short_rows = grad && grad != p && cols <= SHORT_ROW;
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *g = grad ? grad + r * ldg : NULL;
-        const float l = short_rows ? xent_soft_row_short(cols, zr, pr, prm, g)
-                                   : xent_soft_row_two_pass(cols, zr, pr, prm, g);
+        const double sum_q = row_affine_sum(pr, cols, keep, spread);
+        float l;
+        /* Targets that are infinite or NaN (not probabilities) go to the
+         * scalar reference, which defines their limits: where log S - d
+         * rounds to 0 in float but not in double, q (log S - d) would be
+         * inf * 0 here and inf there (the fuzzer found it in both paths). */
+        if (!isfinite(sum_q))
+            l = smx_xent_soft_row_scalar(cols, zr, pr, prm, g);
+        else if (short_rows)
+            l = xent_soft_row_short(cols, zr, pr, prm, sum_q, g);
+        else
+            l = xent_soft_row_two_pass(cols, zr, pr, prm, sum_q, g);
         if (loss)
             loss[r] = l;
     }

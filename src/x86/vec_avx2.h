@@ -99,7 +99,7 @@ static inline vf pow2i(__m256i n)
  * shift by 20 moves the biased exponent of 2^floor(n) into place.
  * For x >= ln(FLT_MIN), floor(n) >= -126 and 2^floor(n) is a normal float.
  * exp_nonpos clamps x to VEXP_LO, where floor(n) = -127 and the field
- * built is 0: every x below exp(x) < FLT_MIN (-inf included) gives +0.
+ * built is 0: every x with exp(x) < FLT_MIN (-inf included) gives +0.
  * The general version splits 2^m = 2^(m/2) * 2^(m - m/2) so that m in
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_TABLE_BITS 3
