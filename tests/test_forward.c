@@ -75,6 +75,7 @@ START_TEST(lengths_strides_in_place)
         check_forward(rows, cols, x, ldx, ldy, 0);
         check_forward(rows, cols, x, ldx, 0, 1);
         check_forward(1, cols, x, cols, cols, 0);
+        check_forward(1, cols, x + ldx, ldx, 0, 1); /* a lone row in place */
         free(x);
     }
 }
@@ -177,6 +178,8 @@ START_TEST(special_values)
                 make_special(&g, x + ld, n, (enum special)s, spots[w]);
                 check_forward(rows, n, x, ld, ld + 1, 0);
                 check_forward(rows, n, x, ld, 0, 1);
+                check_forward(1, n, x + ld, ld, ld + 1, 0); /* alone */
+                check_forward(1, n, x + ld, ld, 0, 1);
                 free(x);
             }
         }

@@ -63,6 +63,20 @@ static void run_all_ops(size_t cols, size_t ld, int at_end)
     ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, ld, p, ld, NULL, lse, p, ld), SMX_OK);
     ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, ld, t, NULL, NULL, x, ld), SMX_OK);
     ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, v, ld, v, ld), SMX_OK);
+
+    /* A lone row (its own kernel path: see lone_short_row), the first one
+     * flush against the guard before the buffers, the last against the one
+     * after them; out of place and in place. */
+    const size_t starts[2] = {0, (ROWS - 1) * ld};
+    for (size_t k = 0; k < 2; k++) {
+        const size_t r = starts[k];
+        ck_assert_int_eq(smx_log_softmax_f32(1, cols, x + r, ld, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_logsumexp_f32(1, cols, x + r, ld, lse), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_f32(1, cols, x + r, ld, t, NULL, lse, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_f32(1, cols, x + r, ld, t, NULL, lse, NULL, ld), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_f32(1, cols, v + r, ld, t, NULL, NULL, v + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_log_softmax_f32(1, cols, v + r, ld, v + r, ld), SMX_OK);
+    }
     for (size_t i = 0; i < N_BUFS; i++)
         guarded_free(&g[i]);
 }

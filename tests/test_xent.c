@@ -131,6 +131,13 @@ START_TEST(class_targets)
             for (int outputs = 1; outputs <= 3; outputs++)
                 check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
             check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+            /* lone rows (a path of their own), row 3 ignored */
+            for (size_t r = 0; r < rows; r += 3) {
+                for (int outputs = 1; outputs <= 3; outputs++)
+                    check_class(1, cols, z + r * ld, ld, t + r, &option_sets[o],
+                                outputs, 0);
+                check_class(1, cols, z + r * ld, ld, t + r, &option_sets[o], 3, 1);
+            }
         }
         free(z);
     }
@@ -203,6 +210,8 @@ START_TEST(special_rows)
                 for (size_t o = 0; o < N_OPTS; o++) {
                     check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
                     check_class(rows, cols, z, ld, t_off, &option_sets[o], 3, 0);
+                    check_class(1, cols, z + ld, ld, t + 1, &option_sets[o], 3, 0);
+                    check_class(1, cols, z + ld, ld, t_off + 1, &option_sets[o], 3, 1);
                     check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
                 }
             }

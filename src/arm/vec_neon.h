@@ -115,6 +115,7 @@ static inline vf vkeep_first(vf v, size_t n)
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), keep));
 }
 
+static inline float vfirst(vf a) { return vgetq_lane_f32(a, 0); }
 static inline float vhsum(vf a)
 {
 #if defined(__aarch64__)

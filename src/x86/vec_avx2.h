@@ -73,6 +73,7 @@ static inline vf vkeep_first(vf v, size_t n)
     return _mm256_and_ps(_mm256_castsi256_ps(tail_mask(n)), v);
 }
 
+static inline float vfirst(vf a) { return _mm256_cvtss_f32(a); }
 static inline float vhsum(vf a)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));

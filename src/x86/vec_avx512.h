@@ -64,6 +64,7 @@ static inline vf vkeep_nonzero(vf q, vf t)
 /* lanes [0, n) of v, +0 in the others */
 static inline vf vkeep_first(vf v, size_t n) { return _mm512_maskz_mov_ps(tail_mask(n), v); }
 
+static inline float vfirst(vf a) { return _mm512_cvtss_f32(a); }
 static inline float vhsum(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
 
