@@ -159,41 +159,49 @@ static double log_rel_error(log_probe_fn fn, double x)
     return ref == 0.0 ? fabs(got) : fabs(got - ref) / fabs(ref);
 }
 
-/* Every binade of the normal doubles: random mantissas (fixed seed), and
- * the points where the reduction changes k (sqrt(1/2) 2^e) or meets 1. */
+/* Every binade of the normal doubles: random mantissas (fixed seed), the
+ * edges of every table step (src/simd/log.h: 128 steps of the bits above
+ * 0.6875, where the reduction also changes k) and one ulp either side, and
+ * the largest mantissa. Then x = 1 +- 2^-j, and the row sums it serves. */
+static void log_track(log_probe_fn fn, double x, double *worst, double *at)
+{
+    const double err = log_rel_error(fn, x);
+    if (!(err <= *worst)) {
+        *worst = err;
+        *at = x;
+    }
+}
+
 START_TEST(log_rel_all_binades)
 {
     const probe *pr = &probes[_i];
     if (!smx_isa_supported(pr->isa))
         return;
     const unsigned per_binade = 1u << 12;
-    uint64_t rng = 0x9e3779b97f4a7c15u, worst_bits = 0;
-    double worst = 0.0;
+    const uint64_t mant_mask = (1ull << 52) - 1, off = 0x6000000000000u;
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    double worst = 0.0, at = 0.0;
     for (uint64_t e = 1; e <= 2046; e++) {
-        for (unsigned i = 0; i < per_binade + 6; i++) {
-            uint64_t mant;
-            if (i < per_binade) {
-                rng = rng * 6364136223846793005u + 1442695040888963407u;
-                mant = rng >> 12;
-            } else { /* 1, 1 + ulp, just below and at sqrt(2) (of 2^e): */
-                static const uint64_t edge[6] = {0, 1, 0x6a09e667f3bccu,
-                                                 0x6a09e667f3bcdu,
-                                                 0x6a09e667f3bceu,
-                                                 0xfffffffffffffu};
-                mant = edge[i - per_binade];
-            }
-            const uint64_t bits = e << 52 | mant;
-            const double err = log_rel_error(pr->log, from_bits64(bits));
-            if (!(err <= worst)) {
-                worst = err;
-                worst_bits = bits;
-            }
+        for (unsigned i = 0; i < per_binade; i++) {
+            rng = rng * 6364136223846793005u + 1442695040888963407u;
+            log_track(pr->log, from_bits64(e << 52 | rng >> 12), &worst, &at);
         }
+        for (uint64_t step = 0; step < 128; step++) {
+            const uint64_t edge = (step << 45) + off;
+            for (int d = -1; d <= 1; d++)
+                log_track(pr->log, from_bits64(e << 52 | ((edge + (uint64_t)d) & mant_mask)),
+                          &worst, &at);
+        }
+        log_track(pr->log, from_bits64(e << 52 | mant_mask), &worst, &at);
+    }
+    for (int j = 1; j <= 53; j++) {
+        log_track(pr->log, 1.0 + ldexp(1.0, -j), &worst, &at);
+        log_track(pr->log, 1.0 - ldexp(1.0, -j), &worst, &at);
     }
     printf("log_inline [%s]: max relative error %.3g (2^%.1f) at %a\n",
-           smx_isa_name(pr->isa), worst, log2(worst), from_bits64(worst_bits));
+           smx_isa_name(pr->isa), worst, log2(worst), at);
     ck_assert_msg(worst <= LOG_MAX_REL, "log_inline [%s]: %g at %a",
-                  smx_isa_name(pr->isa), worst, from_bits64(worst_bits));
+                  smx_isa_name(pr->isa), worst, at);
     /* the row sums S in [1, 2^31] it serves: near 1, log S is tiny and
      * only a relative bound keeps it */
     for (double x = 1.0; x < 0x1p31; x = x * 1.0001 + 0x1p-40)
