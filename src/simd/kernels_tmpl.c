@@ -381,41 +381,44 @@ static ALWAYS_INLINE void reg_row_store(const reg_row *r, enum out_kind k,
     }
 }
 
-static void softmax_row_regs(size_t n, const float *x, float *y)
+/* Softmax (log_domain 0) or log-softmax of one register row. Log-softmax
+ * goes this way only for a lone row: with nothing to overlap its chain of
+ * reductions and log with, that chain's latency is the time (1x64
+ * logsumexp on AVX-512: 72 -> 48 ns a call). */
+static ALWAYS_INLINE void rowwise_row_regs(int log_domain, size_t n,
+                                           const float *x, float *y)
 {
     reg_row r;
     const float m = reg_row_load_max(&r, x, n);
     if (!isfinite(m)) {
-        smx_softmax_row_scalar(n, x, y);
+        if (log_domain)
+            smx_log_softmax_row_scalar(n, x, y);
+        else
+            smx_softmax_row_scalar(n, x, y);
         return;
     }
-    const float s = reg_row_exp_sum(&r, m, 1);
+    const float s = reg_row_exp_sum(&r, m, !log_domain);
     if (isnan(s)) {
         fill(y, n, NAN);
         return;
     }
-    const out_params p = params(0.0f, (float)(1.0 / (double)s), 0.0f);
-    reg_row_store(&r, OUT_AFFINE, &p, y);
+    if (log_domain) {
+        const out_params p = params(m, (float)log_inline(s), 0.0f);
+        reg_row_store(&r, OUT_LOG_SOFTMAX, &p, y);
+    } else {
+        const out_params p = params(0.0f, (float)(1.0 / (double)s), 0.0f);
+        reg_row_store(&r, OUT_AFFINE, &p, y);
+    }
 }
 
-/* Log-softmax and logsumexp of one register row, for a lone row: with
- * nothing to overlap its chain of reductions and log with, that chain's
- * latency is the time (1x64 logsumexp on AVX-512: 72 -> 48 ns a call). */
+static void softmax_row_regs(size_t n, const float *x, float *y)
+{
+    rowwise_row_regs(0, n, x, y);
+}
+
 static void log_softmax_row_regs(size_t n, const float *x, float *y)
 {
-    reg_row r;
-    const float m = reg_row_load_max(&r, x, n);
-    if (!isfinite(m)) {
-        smx_log_softmax_row_scalar(n, x, y);
-        return;
-    }
-    const float s = reg_row_exp_sum(&r, m, 0);
-    if (isnan(s)) {
-        fill(y, n, NAN);
-        return;
-    }
-    const out_params p = params(m, (float)log_inline(s), 0.0f);
-    reg_row_store(&r, OUT_LOG_SOFTMAX, &p, y);
+    rowwise_row_regs(1, n, x, y);
 }
 
 static float logsumexp_row_regs(size_t n, const float *x)
