@@ -568,8 +568,7 @@ static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
                         float *y, size_t ldy)
 {
     if (lone_short_row(rows, cols)) {
-        for (size_t r = 0; r < rows; r++)
-            log_softmax_row_regs(cols, x + r * ldx, y + r * ldy);
+        log_softmax_row_regs(cols, x, y);
         return;
     }
     stats st[GROUP];
@@ -584,8 +583,7 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
                       float *lse)
 {
     if (lone_short_row(rows, cols)) {
-        for (size_t r = 0; r < rows; r++)
-            lse[r] = logsumexp_row_regs(cols, x + r * ldx);
+        lse[0] = logsumexp_row_regs(cols, x);
         return;
     }
     stats st[GROUP];
