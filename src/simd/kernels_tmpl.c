@@ -191,6 +191,42 @@ static void fill(float *y, size_t n, float v)
 
 /* ---- output passes ----------------------------------------------------------- */
 
+/* The log-softmax ops take exp of their input y, which is <= 0 for any
+ * log-softmax output, but any y must work. Where the vector layer's exp_any
+ * costs much more than exp_nonpos (VEXP_ANY_COSTLY: AVX2, 8 vector ops),
+ * each block first checks its max and, if no y is positive, uses
+ * exp_nonpos: a third fewer operations per element; the check's read
+ * brings the block into L1 for the pass that follows. */
+#ifndef VEXP_ANY_COSTLY
+#define VEXP_ANY_COSTLY 0
+#endif
+/* The max of the numbers among y[0, n), as vmax(y, m): x86's max returns
+ * its second operand when either is NaN, so NaNs are skipped there rather
+ * than displacing an earlier +inf (block_max's order lets them: a fuzzer
+ * find). A max that propagates NaN makes the result NaN instead. */
+static float block_max_skip_nan(const float *y, size_t n)
+{
+    vf m0 = vset1(-INFINITY), m1 = m0;
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        m0 = vmax(vload(y + i), m0);
+        m1 = vmax(vload(y + i + VLEN), m1);
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        m0 = vmax(vload(y + i), m0);
+    if (i < n)
+        m1 = vmax(vload_part(y + i, n - i, -INFINITY), m1);
+    return vhmax(vmax(m0, m1));
+}
+
+/* 1 if exp_nonpos is right for all of y[0, n): no y > 0 (NaN gives NaN
+ * either way), and the max, NaN where NaN propagates, says so. */
+static ALWAYS_INLINE int exp_cheap_below(const float *y, size_t n)
+{
+    return VEXP_ANY_COSTLY && block_max_skip_nan(y, n) <= 0.0f;
+}
+
+
 #ifndef VEC_HAS_STREAM /* a vector layer without non-temporal stores */
 #define VEC_HAS_STREAM 0
 static inline void vstream(float *p, vf v) { vstore(p, v); }
@@ -232,9 +268,9 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
 /* y[i] = out_value(x[i], x2[i]) for i in [0, n); `stream` needs y aligned
  * to the vector size. Padding lanes of the tail compute garbage that is
  * never stored. */
-static ALWAYS_INLINE void out_range(enum out_kind k, const float *x,
-                                    const float *x2, float *y, size_t n,
-                                    const out_params *p, int stream)
+static ALWAYS_INLINE void out_range_as(enum out_kind k, const float *x,
+                                       const float *x2, float *y, size_t n,
+                                       const out_params *p, int stream)
 {
     const int two = k >= OUT_JVP;
     size_t i = 0;
@@ -261,6 +297,23 @@ static ALWAYS_INLINE void out_range(enum out_kind k, const float *x,
         const vf a = out_value(k, vload_part(x + i, n - i, 0.0f),
                                two ? vload_part(x2 + i, n - i, 0.0f) : vzero(), p);
         vstore_part(y + i, a, n - i);
+    }
+}
+
+/* out_range_as, with each BLOCK of the log-softmax VJP whose x are all
+ * <= 0 taking exp_nonpos (see exp_cheap_below) */
+static ALWAYS_INLINE void out_range(enum out_kind k, const float *x,
+                                    const float *x2, float *y, size_t n,
+                                    const out_params *p, int stream)
+{
+    if (k != OUT_LSM_VJP || !VEXP_ANY_COSTLY) {
+        out_range_as(k, x, x2, y, n, p, stream);
+        return;
+    }
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        out_range_as(exp_cheap_below(x + b, len) ? OUT_LSM_VJP_NONPOS : k,
+                     x + b, x2 + b, y + b, len, p, stream);
     }
 }
 
@@ -640,41 +693,6 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
 }
 
-/* The log-softmax ops take exp of their input y, which is <= 0 for any
- * log-softmax output, but any y must work. Where the vector layer's exp_any
- * costs much more than exp_nonpos (VEXP_ANY_COSTLY: AVX2, 8 vector ops),
- * each block first checks its max and, if no y is positive, uses
- * exp_nonpos: a third fewer operations per element; the check's read
- * brings the block into L1 for the pass that follows. */
-#ifndef VEXP_ANY_COSTLY
-#define VEXP_ANY_COSTLY 0
-#endif
-/* The max of the numbers among y[0, n), as vmax(y, m): x86's max returns
- * its second operand when either is NaN, so NaNs are skipped there rather
- * than displacing an earlier +inf (block_max's order lets them: a fuzzer
- * find). A max that propagates NaN makes the result NaN instead. */
-static float block_max_skip_nan(const float *y, size_t n)
-{
-    vf m0 = vset1(-INFINITY), m1 = m0;
-    size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        m0 = vmax(vload(y + i), m0);
-        m1 = vmax(vload(y + i + VLEN), m1);
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        m0 = vmax(vload(y + i), m0);
-    if (i < n)
-        m1 = vmax(vload_part(y + i, n - i, -INFINITY), m1);
-    return vhmax(vmax(m0, m1));
-}
-
-/* 1 if exp_nonpos is right for all of y[0, n): no y > 0 (NaN gives NaN
- * either way), and the max, NaN where NaN propagates, says so. */
-static ALWAYS_INLINE int exp_cheap_below(const float *y, size_t n)
-{
-    return VEXP_ANY_COSTLY && block_max_skip_nan(y, n) <= 0.0f;
-}
-
 static ALWAYS_INLINE double row_dot(enum dot_kind d, const float *y,
                                     const float *v, size_t n)
 {
@@ -689,11 +707,7 @@ static ALWAYS_INLINE double row_dot(enum dot_kind d, const float *y,
     return s;
 }
 
-/* Writes one row's output (kind k, from y, v) while it takes the next row's
- * reduction (from yn, vn), a vector of each per step: the reduction's loads
- * then issue beside the output's stores, which two passes would serialize.
- * Returns the next row's constant. */
-/* One block [b, b + len) of out_row_dot_next */
+/* One block [b, b + len) of out_row_dot_next (below) */
 static ALWAYS_INLINE double out_block_dot_next(enum out_kind k, enum dot_kind d,
                                               const float *y, const float *v,
                                               float *o, const out_params *p,
@@ -743,23 +757,6 @@ static ALWAYS_INLINE double out_row_dot_next(enum out_kind k, enum dot_kind d,
     return total;
 }
 
-/* out_row for the backward ops: log-softmax VJP blocks whose y are all
- * <= 0 take exp_nonpos (see exp_cheap_below). */
-static ALWAYS_INLINE void backward_out_row(enum out_kind k, const float *y,
-                                           const float *v, float *o,
-                                           size_t n, const out_params *p)
-{
-    if (k != OUT_LSM_VJP || !VEXP_ANY_COSTLY) {
-        out_row(k, y, v, o, n, p);
-        return;
-    }
-    for (size_t b = 0; b < n; b += BLOCK) {
-        const size_t len = n - b < BLOCK ? n - b : BLOCK;
-        out_row(exp_cheap_below(y + b, len) ? OUT_LSM_VJP_NONPOS : k, y + b,
-                v + b, o + b, len, p);
-    }
-}
-
 /* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
  * that fit in cache are software-pipelined: row r is written while row
  * r + 1 is reduced. Rows do not overlap and `out` aliases an input only
@@ -780,12 +777,12 @@ static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
         const float *yr = y + r * ldy, *vr = v + r * ldv;
         const out_params p = params(0.0f, sign * (float)c, 0.0f);
         if (r + 1 == rows)
-            backward_out_row(k, yr, vr, out + r * ldo, cols, &p);
+            out_row(k, yr, vr, out + r * ldo, cols, &p);
         else if (pipelined)
             c = out_row_dot_next(k, d, yr, vr, out + r * ldo, &p, yr + ldy,
                                  vr + ldv, cols);
         else {
-            backward_out_row(k, yr, vr, out + r * ldo, cols, &p);
+            out_row(k, yr, vr, out + r * ldo, cols, &p);
             c = row_dot(d, yr + ldy, vr + ldv, cols);
         }
     }
