@@ -39,14 +39,6 @@ static operand vector(const void *p, size_t n, int is_output)
     return o;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define NOINLINE __attribute__((noinline))
-#else
-#define ALWAYS_INLINE inline
-#define NOINLINE
-#endif
-
 /* *out = a b; 1 if that overflows */
 static ALWAYS_INLINE int mul_overflows(size_t a, size_t b, size_t *out)
 {

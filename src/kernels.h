@@ -12,6 +12,15 @@
 #ifndef SMX_KERNELS_H
 #define SMX_KERNELS_H
 
+/* Inlining where it is measured to matter (kernels, argument checks) */
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
+#else
+#define ALWAYS_INLINE inline
+#define NOINLINE
+#endif
+
 #include "smxkern.h"
 
 /* Cross-entropy options after validation and defaulting. */

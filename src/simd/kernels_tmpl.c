@@ -43,12 +43,6 @@
 #define GROUP 4
 #define GROUP_ROW 1024 /* <= BLOCK: a grouped row is one block */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
-
 /* ---- building blocks ---------------------------------------------------- */
 
 static float block_max(const float *x, size_t n)
@@ -994,8 +988,6 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
     }
 }
 
-/* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
- * over n <= BLOCK elements; returns the block's loss. */
 /* The smoothed target q = (1 - e) p + e / n, as keep p + spread */
 static ALWAYS_INLINE vf soft_q(vf p, int smooth, vf keep, vf spread)
 {
@@ -1008,6 +1000,8 @@ static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
     return vfma(e, a, vmul(q, nc));
 }
 
+/* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
+ * over n <= BLOCK elements; returns the block's loss. */
 static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
                                           size_t n, float m, float log_s,
                                           float keep, float spread, int smooth,
