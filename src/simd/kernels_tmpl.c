@@ -13,10 +13,11 @@
  *   in L1, S is rescaled when M grows, then the block's exps are summed.
  * - Softmax and cross-entropy (class or soft targets, with a gradient) of
  *   rows that fit in cache store exp(x - M) during the sum and turn it into
- *   the output afterwards (one exp per element); longer rows recompute the
- *   exp in the output pass instead (two reads of x, one write of y, rather
- *   than two reads and two writes). Rows of up to 8 vectors stay in
- *   registers from load to store.
+ *   the output afterwards (one exp per element); log-softmax stores x - M
+ *   and subtracts log S. Longer rows recompute the exp (or x - M) in the
+ *   output pass instead (two reads of x, one write of y, rather than two
+ *   reads and two writes). Rows of up to 8 vectors stay in registers from
+ *   load to store.
  * - Backward ops write row r while they reduce row r + 1 (one loop, so the
  *   reduction's loads issue beside the output's stores).
  * - A row whose maximum is NaN or infinite is handed to the scalar reference,
@@ -119,53 +120,51 @@ static double row_affine_sum(const float *x, size_t n, float a, float b)
 }
 
 /* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
- * is NULL. Inlined with constant arguments, so each use is specialized. */
+ * is NULL; with store_diff, y gets x - m instead (log-softmax). Inlined
+ * with constant arguments, so each use is specialized. */
 static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
-                                         float *y, vf (*expfn)(vf))
+                                         float *y, vf (*expfn)(vf),
+                                         int store_diff)
 {
     const vf vm = vset1(m);
     vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+#define EXP_STEP(dst, src, acc)                                                \
+    do {                                                                       \
+        const vf d_ = vsub(src, vm), e_ = expfn(d_);                           \
+        if (y)                                                                 \
+            vstore(dst, store_diff ? d_ : e_);                                 \
+        acc = vadd(acc, e_);                                                   \
+    } while (0)
     size_t i = 0;
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
-        const vf e0 = expfn(vsub(vload(x + i), vm));
-        const vf e1 = expfn(vsub(vload(x + i + VLEN), vm));
-        const vf e2 = expfn(vsub(vload(x + i + 2 * VLEN), vm));
-        const vf e3 = expfn(vsub(vload(x + i + 3 * VLEN), vm));
-        if (y) {
-            vstore(y + i, e0);
-            vstore(y + i + VLEN, e1);
-            vstore(y + i + 2 * VLEN, e2);
-            vstore(y + i + 3 * VLEN, e3);
-        }
-        s0 = vadd(s0, e0);
-        s1 = vadd(s1, e1);
-        s2 = vadd(s2, e2);
-        s3 = vadd(s3, e3);
+        EXP_STEP(y + i, vload(x + i), s0);
+        EXP_STEP(y + i + VLEN, vload(x + i + VLEN), s1);
+        EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), s2);
+        EXP_STEP(y + i + 3 * VLEN, vload(x + i + 3 * VLEN), s3);
     }
-    for (; i + VLEN <= n; i += VLEN) {
-        const vf e = expfn(vsub(vload(x + i), vm));
-        if (y)
-            vstore(y + i, e);
-        s0 = vadd(s0, e);
-    }
+    for (; i + VLEN <= n; i += VLEN)
+        EXP_STEP(y + i, vload(x + i), s0);
+#undef EXP_STEP
     if (i < n) { /* -inf fill: exp gives 0 there */
-        const vf e = expfn(vsub(vload_part(x + i, n - i, -INFINITY), vm));
+        const vf d = vsub(vload_part(x + i, n - i, -INFINITY), vm), e = expfn(d);
         if (y)
-            vstore_part(y + i, e, n - i);
+            vstore_part(y + i, store_diff ? d : e, n - i);
         s1 = vadd(s1, e);
     }
     return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
 }
 
 /* sum of exp(x - m) over a row of n <= SHORT_ROW elements whose max is m,
- * the exps stored to y: float by block, double across blocks. */
+ * the exps (or x - m, see block_exp_sum) stored to y: float by block,
+ * double across blocks. */
 static ALWAYS_INLINE double row_exp_store_sum(const float *x, size_t n,
                                               float m, float *y,
-                                              vf (*expfn)(vf))
+                                              vf (*expfn)(vf), int store_diff)
 {
     double s = 0.0;
     for (size_t b = 0; b < n; b += BLOCK)
-        s += block_exp_sum(x + b, n - b < BLOCK ? n - b : BLOCK, m, y + b, expfn);
+        s += block_exp_sum(x + b, n - b < BLOCK ? n - b : BLOCK, m, y + b,
+                           expfn, store_diff);
     return s;
 }
 
@@ -191,7 +190,7 @@ static int row_stats(const float *x, size_t n, float *max_out,
                 s *= exp((double)m - (double)bm);
             m = bm;
         }
-        s += block_exp_sum(x + b, len, m, NULL, exp_nonpos);
+        s += block_exp_sum(x + b, len, m, NULL, exp_nonpos, 0);
     }
     *max_out = m;
     *sum_out = s;
@@ -259,6 +258,7 @@ enum out_kind {
     OUT_SOFTMAX,     /* a exp(x - m)                    a = 1 / S */
     OUT_LOG_SOFTMAX, /* (x - m) - a                     a = log S */
     OUT_GRAD,        /* a exp(x - m) + b                cross-entropy */
+    OUT_SHIFT,       /* x - a                (a stored x - m: log-softmax) */
     OUT_JVP,         /* x (x2 - a)                      softmax JVP, a = <y, v> */
     OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
     OUT_LSM_VJP,     /* exp(x) a + x2                   a = -sum(g) */
@@ -277,6 +277,7 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     case OUT_SOFTMAX: return vmul(exp_nonpos(vsub(x, p->m)), p->a);
     case OUT_LOG_SOFTMAX: return vsub(vsub(x, p->m), p->a);
     case OUT_GRAD: return vfma(exp_nonpos(vsub(x, p->m)), p->a, p->b);
+    case OUT_SHIFT: return vsub(x, p->a);
     case OUT_JVP: return vmul(x, vsub(x2, p->a));
     case OUT_LSM_JVP: return vsub(x2, p->a);
     case OUT_LSM_VJP: return vfma(exp_any(x), p->a, x2);
@@ -483,16 +484,6 @@ static ALWAYS_INLINE void rowwise_row_regs(int log_domain, size_t n,
     }
 }
 
-static void softmax_row_regs(size_t n, const float *x, float *y)
-{
-    rowwise_row_regs(0, n, x, y);
-}
-
-static void log_softmax_row_regs(size_t n, const float *x, float *y)
-{
-    rowwise_row_regs(1, n, x, y);
-}
-
 static float logsumexp_row_regs(size_t n, const float *x)
 {
     reg_row r;
@@ -505,11 +496,16 @@ static float logsumexp_row_regs(size_t n, const float *x)
 
 /* ---- softmax, log-softmax, logsumexp -------------------------------------- */
 
-/* Softmax of up to GROUP rows that fit in cache: max, exp-store-sum,
- * scale, each phase over all the rows before the next. */
-static ALWAYS_INLINE void softmax_rows_short(size_t g, size_t n,
-                                             const float *x, size_t ldx,
-                                             float *y, size_t ldy,
+/* Softmax (log_domain 0) or log-softmax of up to GROUP rows that fit in
+ * cache: max, exp-sum storing exp(x - M) (softmax) or x - M (log-softmax),
+ * then the output from the stored values, each phase over all the rows
+ * before the next. Log-softmax stores x - M to subtract log S alone at the
+ * end: y = (x - M) - log S as before, two roundings, so |d| large and |y|
+ * small stays accurate (x - (M + log S) would not), with one subtraction
+ * fewer in the last pass. */
+static ALWAYS_INLINE void rowwise_rows_short(int log_domain, size_t g,
+                                             size_t n, const float *x,
+                                             size_t ldx, float *y, size_t ldy,
                                              vf (*expfn)(vf))
 {
     float m[GROUP];
@@ -520,59 +516,99 @@ static ALWAYS_INLINE void softmax_rows_short(size_t g, size_t n,
         const float *xk = x + k * ldx;
         float *yk = y + k * ldy;
         if (!isfinite(m[k])) {
-            smx_softmax_row_scalar(n, xk, yk);
+            if (log_domain)
+                smx_log_softmax_row_scalar(n, xk, yk);
+            else
+                smx_softmax_row_scalar(n, xk, yk);
             continue;
         }
-        s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn);
+        s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn, log_domain);
     }
     for (size_t k = 0; k < g; k++) {
+        float *yk = y + k * ldy;
         if (!isfinite(m[k]))
             continue;
         if (isnan(s[k]))
-            fill(y + k * ldy, n, NAN);
-        else {
+            fill(yk, n, NAN);
+        else if (log_domain) {
+            const out_params p = params(0.0f, (float)log_inline(s[k]), 0.0f);
+            out_row(OUT_SHIFT, yk, NULL, yk, n, &p);
+        } else {
             const out_params p = params(0.0f, (float)(1.0 / s[k]), 0.0f);
-            out_row(OUT_AFFINE, y + k * ldy, NULL, y + k * ldy, n, &p);
+            out_row(OUT_AFFINE, yk, NULL, yk, n, &p);
         }
     }
 }
 
-/* Long rows: one statistics pass, then y = exp(x - M) / S. */
-static void softmax_row_long(size_t n, const float *x, float *y)
+/* Long rows: one statistics pass, then y = exp(x - M) / S (softmax) or
+ * (x - M) - log S (log-softmax). */
+static void rowwise_row_long(int log_domain, size_t n, const float *x,
+                             float *y)
 {
     float m;
     double s;
     if (!row_stats(x, n, &m, &s)) {
-        smx_softmax_row_scalar(n, x, y);
+        if (log_domain)
+            smx_log_softmax_row_scalar(n, x, y);
+        else
+            smx_softmax_row_scalar(n, x, y);
         return;
     }
     if (isnan(s)) {
         fill(y, n, NAN);
         return;
     }
-    const out_params p = params(m, (float)(1.0 / s), 0.0f);
-    out_row(OUT_SOFTMAX, x, NULL, y, n, &p);
+    if (log_domain) {
+        const out_params p = params(m, (float)log_inline(s), 0.0f);
+        out_row(OUT_LOG_SOFTMAX, x, NULL, y, n, &p);
+    } else {
+        const out_params p = params(m, (float)(1.0 / s), 0.0f);
+        out_row(OUT_SOFTMAX, x, NULL, y, n, &p);
+    }
 }
 
-static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
-                    float *y, size_t ldy)
+/* A lone row of at most REG_VECS vectors goes through registers (see
+ * there); from two rows on, the grouped passes overlap their chains. */
+static int lone_short_row(size_t rows, size_t cols)
 {
-    if (cols <= REG_VECS * VLEN) {
+    return rows == 1 && cols <= REG_VECS * VLEN;
+}
+
+/* Softmax (log_domain 0) or log-softmax, the structure chosen by row
+ * length. Softmax keeps every row of up to REG_VECS vectors in registers,
+ * log-softmax only a lone one (see rowwise_row_regs). */
+static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
+                                  const float *x, size_t ldx, float *y,
+                                  size_t ldy)
+{
+    if (log_domain ? lone_short_row(rows, cols) : cols <= REG_VECS * VLEN) {
         for (size_t r = 0; r < rows; r++)
-            softmax_row_regs(cols, x + r * ldx, y + r * ldy);
+            rowwise_row_regs(log_domain, cols, x + r * ldx, y + r * ldy);
         return;
     }
     if (cols > SHORT_ROW) {
         for (size_t r = 0; r < rows; r++)
-            softmax_row_long(cols, x + r * ldx, y + r * ldy);
+            rowwise_row_long(log_domain, cols, x + r * ldx, y + r * ldy);
         return;
     }
     const size_t group = cols <= GROUP_ROW ? GROUP : 1;
     for (size_t r = 0; r < rows; r += group) {
         const size_t g = rows - r < group ? rows - r : group;
-        softmax_rows_short(g, cols, x + r * ldx, ldx, y + r * ldy, ldy,
-                           exp_nonpos);
+        rowwise_rows_short(log_domain, g, cols, x + r * ldx, ldx, y + r * ldy,
+                           ldy, exp_nonpos);
     }
+}
+
+static void softmax(size_t rows, size_t cols, const float *x, size_t ldx,
+                    float *y, size_t ldy)
+{
+    rowwise(0, rows, cols, x, ldx, y, ldy);
+}
+
+static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
+                        float *y, size_t ldy)
+{
+    rowwise(1, rows, cols, x, ldx, y, ldy);
 }
 
 /* The same structure with SLEEF's exp (declared in kernels.h). */
@@ -581,7 +617,7 @@ void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
                                      size_t ldy)
 {
     for (size_t r = 0; r < rows; r++)
-        softmax_rows_short(1, cols, x + r * ldx, ldx, y + r * ldy, ldy,
+        rowwise_rows_short(0, 1, cols, x + r * ldx, ldx, y + r * ldy, ldy,
                            vexp_sleef);
 }
 
@@ -608,47 +644,8 @@ static size_t group_stats(size_t rows, size_t cols, const float *x,
     for (size_t k = 0; k < g; k++)
         if (st[k].finite)
             st[k].sum = block_exp_sum(x + k * ldx, cols, st[k].max, NULL,
-                                      exp_nonpos);
+                                      exp_nonpos, 0);
     return g;
-}
-
-/* y = (x - M) - log S: two roundings, so |d| large and |y| small stays
- * accurate, which x - (M + log S) would not. */
-static void log_softmax_row(size_t n, const float *x, const stats *st,
-                            float *y)
-{
-    if (!st->finite) {
-        smx_log_softmax_row_scalar(n, x, y);
-        return;
-    }
-    if (isnan(st->sum)) {
-        fill(y, n, NAN);
-        return;
-    }
-    const out_params p = params(st->max, (float)log_inline(st->sum), 0.0f);
-    out_row(OUT_LOG_SOFTMAX, x, NULL, y, n, &p);
-}
-
-/* A lone row of at most REG_VECS vectors goes through registers (see
- * there); from two rows on, the grouped passes overlap their chains. */
-static int lone_short_row(size_t rows, size_t cols)
-{
-    return rows == 1 && cols <= REG_VECS * VLEN;
-}
-
-static void log_softmax(size_t rows, size_t cols, const float *x, size_t ldx,
-                        float *y, size_t ldy)
-{
-    if (lone_short_row(rows, cols)) {
-        log_softmax_row_regs(cols, x, y);
-        return;
-    }
-    stats st[GROUP];
-    for (size_t r = 0; r < rows;) {
-        const size_t g = group_stats(rows - r, cols, x + r * ldx, ldx, st);
-        for (size_t k = 0; k < g; k++, r++)
-            log_softmax_row(cols, x + r * ldx, &st[k], y + r * ldy);
-    }
 }
 
 static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
@@ -887,7 +884,7 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
         }
         if (!live[k])
             continue;
-        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos);
+        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos, 0);
     }
     for (size_t k = 0; k < g; k++) {
         if (!live[k])
@@ -1148,7 +1145,7 @@ static float xent_soft_row_two_pass(size_t cols, const float *z,
 
 /* Soft cross-entropy of up to GROUP rows that fit in cache (one row when
  * they are longer than SOFT_GROUP_ROW), with gradients g != p (g may be z),
- * phase by phase as softmax_rows_short:
+ * phase by phase as rowwise_rows_short:
  * 1. max(z) and sum(q) from one read of z and p, nothing written: a row
  *    whose max or sum(q) is not finite goes to the scalar reference whole;
  * 2. the exps stored into g while summed, beside sum(q d) (d = z - M), so
