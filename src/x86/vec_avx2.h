@@ -105,6 +105,9 @@ static inline vf pow2i(__m256i n)
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_TABLE_BITS 3
 #define VEXP_LO (-88.0f)
+/* latency bound (exp.h); exp_nonpos may scale the table entry T in [1, 2)
+ * first: T 2^floor(n) is a normal float or, at the clamp, exactly 0 */
+#define VEXP_SHORT_CHAIN 1
 /* vscale_any takes 8 vector ops more than vscale_nonpos: the kernels check
  * for x <= 0 to use exp_nonpos where they may (kernels_tmpl.c) */
 #define VEXP_ANY_COSTLY 1
