@@ -165,6 +165,21 @@ START_TEST(soft_targets)
         free(z);
         free(p);
     }
+    /* Nine rows: two full groups of four and one left over, on both sides
+     * of the grouping limit (256), in place too. */
+    static const size_t group_cols[] = {1, 17, 128, 256, 257};
+    for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
+        const size_t cols = group_cols[k], rows = 9, ld = cols + 1;
+        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+        for (size_t r = 0; r < rows; r++)
+            fill_normal(&g, z + r * ld, cols, 3.0);
+        random_probs(&g, p, rows, cols, ld);
+        for (size_t o = 0; o < N_OPTS; o++)
+            for (int in_place = 0; in_place <= 2; in_place++)
+                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, in_place);
+        free(z);
+        free(p);
+    }
 }
 END_TEST
 
@@ -213,6 +228,7 @@ START_TEST(special_rows)
                     check_class(1, cols, z + ld, ld, t + 1, &option_sets[o], 3, 0);
                     check_class(1, cols, z + ld, ld, t_off + 1, &option_sets[o], 3, 1);
                     check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
+                    check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
                 }
             }
             /* A fully masked row. */
