@@ -143,25 +143,33 @@ static inline vf exp_poly(vf r)
 }
 #endif
 
+/* 2^frac(n) exp(r) = T + T r Q(r) (table method) or 1 + r P(r) */
+static inline vf exp_frac(vf r, vf nb)
+{
+#if VEXP_TABLE_BITS == 0
+    (void)nb;
+    return exp_poly(r);
+#else
+    const vf t = vlookup(exp_table, nb), q = exp_poly(r);
+    return vfma(t, q, t);
+#endif
+}
+
 /* exp(x) for x <= 0, -inf or NaN: what softmax needs after the max. The
  * clamp at VEXP_LO also turns -inf into a number the reduction takes. */
 static inline vf exp_nonpos(vf x)
 {
     vf n, nb;
     const vf r = exp_reduce(vmax(vset1(VEXP_LO), x), &n, &nb); /* NaN stays */
-#if VEXP_TABLE_BITS == 0
-    return vscale_nonpos(exp_poly(r), n, nb);
-#elif VEXP_SHORT_CHAIN
+#if VEXP_TABLE_BITS != 0 && VEXP_SHORT_CHAIN
     /* T 2^floor(n) first, from nb alone, beside the polynomial: the scaling
      * leaves the chain of dependent operations. The vector layer sets
      * VEXP_SHORT_CHAIN only where T 2^floor(n) is exact or 0 (see there),
      * so results are the same bits as scaling afterwards. */
     const vf t = vscale_nonpos(vlookup(exp_table, nb), n, nb);
-    const vf q = exp_poly(r);
-    return vfma(t, q, t);
+    return vfma(t, exp_poly(r), t);
 #else
-    const vf t = vlookup(exp_table, nb), q = exp_poly(r);
-    return vscale_nonpos(vfma(t, q, t), n, nb);
+    return vscale_nonpos(exp_frac(r, nb), n, nb);
 #endif
 }
 
@@ -172,13 +180,8 @@ static inline vf exp_any(vf x)
     const vf xc = vmin(vset1(VEXP_HI), vmax(vset1(VEXP_ANY_LO), x));
     vf n, nb;
     const vf r = exp_reduce(xc, &n, &nb);
-#if VEXP_TABLE_BITS == 0
-    return vscale_any(exp_poly(r), n, nb);
-#else
     /* scaled last: T 2^floor(n) alone may overflow where the result does not */
-    const vf t = vlookup(exp_table, nb), q = exp_poly(r);
-    return vscale_any(vfma(t, q, t), n, nb);
-#endif
+    return vscale_any(exp_frac(r, nb), n, nb);
 }
 
 #endif /* SMX_SIMD_EXP_H */
