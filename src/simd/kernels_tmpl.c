@@ -374,9 +374,10 @@ static out_params params(float m, float a, float b)
  * read of x, no stored exps read back. On rows of 128 floats (AVX-512) it
  * took 15-20% less time than the grouped passes below. Log-softmax,
  * logsumexp and cross-entropy measured 10-20% slower this way on many
- * rows: they store nothing to save, and their grouped passes overlap four
- * rows' chains of reductions (and log), which one row at a time
- * serializes. They use it only for a lone row.
+ * rows (log-softmax on AVX-512 4096x128: 15% slower still, after its
+ * grouped passes began to store x - M): their grouped passes overlap four
+ * rows' chains of reductions and log, which one row at a time serializes.
+ * They use it only for a lone row.
  * The loops over j are unrolled completely, so v[] lives in registers;
  * the j < nv tests are per row, and predicted. */
 #define REG_VECS 8
@@ -454,6 +455,16 @@ static ALWAYS_INLINE void reg_row_store(const reg_row *r, enum out_kind k,
     }
 }
 
+/* The scalar reference's softmax (log_domain 0) or log-softmax of a row */
+static void rowwise_row_scalar(int log_domain, size_t n, const float *x,
+                               float *y)
+{
+    if (log_domain)
+        smx_log_softmax_row_scalar(n, x, y);
+    else
+        smx_softmax_row_scalar(n, x, y);
+}
+
 /* Softmax (log_domain 0) or log-softmax of one register row. Log-softmax
  * goes this way only for a lone row: with nothing to overlap its chain of
  * reductions and log with, that chain's latency is the time (1x64
@@ -464,10 +475,7 @@ static ALWAYS_INLINE void rowwise_row_regs(int log_domain, size_t n,
     reg_row r;
     const float m = reg_row_load_max(&r, x, n);
     if (!isfinite(m)) {
-        if (log_domain)
-            smx_log_softmax_row_scalar(n, x, y);
-        else
-            smx_softmax_row_scalar(n, x, y);
+        rowwise_row_scalar(log_domain, n, x, y);
         return;
     }
     const float s = reg_row_exp_sum(&r, m, !log_domain);
@@ -516,10 +524,7 @@ static ALWAYS_INLINE void rowwise_rows_short(int log_domain, size_t g,
         const float *xk = x + k * ldx;
         float *yk = y + k * ldy;
         if (!isfinite(m[k])) {
-            if (log_domain)
-                smx_log_softmax_row_scalar(n, xk, yk);
-            else
-                smx_softmax_row_scalar(n, xk, yk);
+            rowwise_row_scalar(log_domain, n, xk, yk);
             continue;
         }
         s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn, log_domain);
@@ -548,10 +553,7 @@ static void rowwise_row_long(int log_domain, size_t n, const float *x,
     float m;
     double s;
     if (!row_stats(x, n, &m, &s)) {
-        if (log_domain)
-            smx_log_softmax_row_scalar(n, x, y);
-        else
-            smx_softmax_row_scalar(n, x, y);
+        rowwise_row_scalar(log_domain, n, x, y);
         return;
     }
     if (isnan(s)) {
@@ -846,6 +848,21 @@ static float xent_loss(float m, double log_s, double zt, double keep,
     return (float)l;
 }
 
+/* The gradient scale (p - q), q = keep onehot(t) + spread: off the target,
+ * a exp(z - m) + b with these constants (p = exp(z - m) / S); at the
+ * target, from its probability p_t. */
+static out_params xent_grad_params(float m, double scale, double s,
+                                   double spread)
+{
+    return params(m, (float)(scale / s), (float)(-scale * spread));
+}
+
+static float xent_target_grad(double scale, double p_t, double keep,
+                              double spread)
+{
+    return (float)(scale * (p_t - keep - spread));
+}
+
 /* Rows up to SHORT_ROW with a gradient, GROUP at a time: the max pass finds
  * edge rows before anything is written (the gradient may overwrite the
  * logits), the exps are stored into the gradient while summed, and a last
@@ -902,9 +919,9 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
         /* grad = scale (e / S - spread), in place over the stored exps; the
          * target's e_t is read first: p_t = e_t / S, no second exp */
         const double p_t = (double)gk[t[k]] / s[k];
-        const out_params p = params(0.0f, (float)(scale / s[k]), (float)(-scale * spread));
+        const out_params p = xent_grad_params(0.0f, scale, s[k], spread);
         out_row(OUT_AFFINE, gk, NULL, gk, cols, &p);
-        gk[t[k]] = (float)(scale * (p_t - keep - spread));
+        gk[t[k]] = xent_target_grad(scale, p_t, keep, spread);
     }
 }
 
@@ -940,9 +957,9 @@ static void xent_row_long(size_t cols, const float *z, int32_t t,
     if (g) {
         /* grad = a exp(z - m) + b: a and b fold 1/S, the scale and the
          * uniform part of the target; the target element is fixed below */
-        const out_params p = params(m, (float)(scale / s), (float)(-scale * spread));
+        const out_params p = xent_grad_params(m, scale, s, spread);
         out_row(OUT_GRAD, z, NULL, g, cols, &p);
-        g[t] = (float)(scale * (exp((zt - (double)m) - log_s) - keep - spread));
+        g[t] = xent_target_grad(scale, exp((zt - (double)m) - log_s), keep, spread);
     }
 }
 
@@ -974,9 +991,9 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
         /* the target's exp as its lane has it: the same function of the
          * same float zt - m */
         const double p_t = (double)vfirst(exp_nonpos(vset1(zt - m))) / s;
-        const out_params p = params(0.0f, (float)(scale / s), (float)(-scale * spread));
+        const out_params p = xent_grad_params(0.0f, scale, s, spread);
         reg_row_store(&r, OUT_AFFINE, &p, g);
-        g[t] = (float)(scale * (p_t - keep - spread));
+        g[t] = xent_target_grad(scale, p_t, keep, spread);
     }
     return want_loss ? xent_loss(m, log_inline(s), zt, keep, e, sum_z, cols) : 0.0f;
 }
