@@ -194,22 +194,24 @@ START_TEST(arbitrary_and_special_inputs)
         free(y);
         free(v);
     }
-    /* Rows of several blocks, where kernels may take exp_nonpos for blocks
-     * whose y are all <= 0 (any log-softmax output) and must not for the
-     * others: y > 0 throughout; and log-softmax outputs but for one y of
-     * 88.7 in the middle block of each row, whose exp (3.3e38) only exp_any
-     * keeps finite. v is 0 but 0.5 there, so every result stays finite. */
-    static const size_t long_cols[] = {2049, 4133};
-    for (size_t k = 0; k < 2; k++) {
-        const size_t cols = long_cols[k], rows = 3, ld = cols + 1;
-        const size_t at = 2048 + (cols - 2049) / 2;
+    /* Kernels may take exp_nonpos for rows or blocks whose y are all <= 0
+     * (any log-softmax output) and must not for the others. y of 88.7
+     * (exp 3.3e38, finite only through exp_any) in the middle block of a
+     * row: in every row, or in row 1 alone (each row's choice is its own:
+     * rows 0 and 2 have none, row 2 follows a row that has one); and y > 0
+     * throughout. v is 0 but 0.5 there, so every result stays finite. Rows
+     * of one block and of several. */
+    static const size_t lens[] = {40, 129, 2049, 4133};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        const size_t cols = lens[k], rows = 3, ld = cols + 1;
+        const size_t at = cols > 2048 ? 2048 + (cols - 2049) / 2 : cols / 2;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
-        for (int arbitrary = 0; arbitrary < 2; arbitrary++) {
+        for (int variant = 0; variant < 3; variant++) {
             fill_normal(&g, y, rows * ld, 2.0);
             fill_normal(&g, v, rows * ld, 1.0);
-            if (!arbitrary) {
+            if (variant < 2) {
                 ck_assert_int_eq(smx_log_softmax_f32(rows, cols, y, ld, y, ld), SMX_OK);
-                for (size_t r = 0; r < rows; r++) {
+                for (size_t r = variant; r < rows; r += variant ? rows : 1) {
                     for (size_t c = 0; c < cols; c++)
                         v[r * ld + c] = 0.0f;
                     y[r * ld + at] = 88.7f;
