@@ -225,6 +225,14 @@ static inline void vstream(float *p, vf v) { vstore(p, v); }
 static inline void vstream_fence(void) {}
 #endif
 
+#ifndef VEC_HAS_FMA_NONZERO
+/* acc + q t where q != 0 (or q is NaN), acc where q == 0 */
+static inline vf vfma_nonzero(vf q, vf t, vf acc)
+{
+    return vfma(q, vkeep_nonzero(q, t), acc);
+}
+#endif
+
 /* What the last pass of each operation computes, element by element, from
  * x (and x2 for the backward ops) with per-row constants m, a, b. */
 enum out_kind {
@@ -1109,7 +1117,7 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
 {
     const vf d = vsub(z, m), ev = exp_nonpos(d);
     *se = vadd(*se, ev);
-    *sqd = vfma(q, vkeep_nonzero(q, d), *sqd);
+    *sqd = vfma_nonzero(q, d, *sqd);
     return ev;
 }
 

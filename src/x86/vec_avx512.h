@@ -61,6 +61,14 @@ static inline vf vkeep_nonzero(vf q, vf t)
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, _mm512_setzero_ps(), _CMP_NEQ_UQ), t);
 }
 
+/* acc + q t where q != 0 (or q is NaN), acc where q == 0: one masked
+ * multiply-add, where the generic form (kernels_tmpl.c) takes three */
+#define VEC_HAS_FMA_NONZERO 1
+static inline vf vfma_nonzero(vf q, vf t, vf acc)
+{
+    return _mm512_mask3_fmadd_ps(q, t, acc, _mm512_cmp_ps_mask(q, _mm512_setzero_ps(), _CMP_NEQ_UQ));
+}
+
 /* lanes [0, n) of v, +0 in the others */
 static inline vf vkeep_first(vf v, size_t n) { return _mm512_maskz_mov_ps(tail_mask(n), v); }
 
