@@ -642,7 +642,7 @@ enum dot_kind { DOT_Y_V, DOT_EXPY_V, DOT_EXPY_V_NONPOS, SUM_V };
  * VEXP_ANY_COSTLY): the log-softmax JVP's to know whether the exps it took
  * with exp_nonpos were right, the VJP's to choose the exp of its output
  * pass. Folded into the reduction, the check needs no pass of its own
- * over each block: AVX2 log-softmax JVP 5-6% and VJP 3-19% faster on most
+ * over each block: AVX2 log-softmax JVP 3-6% and VJP 3-19% faster on most
  * bench shapes (interleaved A/B; 4096x128 JVP and 1024x1024 VJP 2-3%
  * slower). */
 static ALWAYS_INLINE int tracks_ymax(enum out_kind k)
