@@ -1094,12 +1094,11 @@ static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
         const size_t t = n - i < VLEN ? n - i : VLEN;
         const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, m);
         const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
-        const vf q = soft_q(pv, smooth, vkeep, vspread);
-        const vf d = vsub(zv, vm);
-        vf term = vkeep_nonzero(q, vmul(q, vsub(vls, d)));
+        vf q = soft_q(pv, smooth, vkeep, vspread);
         if (t < VLEN) /* padding lanes have q = spread: drop them */
-            term = vkeep_first(term, t);
-        acc = vadd(acc, term);
+            q = vkeep_first(q, t);
+        const vf d = vsub(zv, vm);
+        acc = vfma_nonzero(q, vsub(vls, d), acc);
         if (grad) {
             const vf gv = soft_grad(exp_nonpos(d), q, va, vnc);
             if (t == VLEN)
@@ -1222,6 +1221,8 @@ static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
     int live[GROUP];
     for (size_t k = 0; k < g; k++) {
         const float *zk = z + k * ldz, *pk = p + k * ldp;
+        /* constant weights without smoothing: that copy drops the
+         * multiply-add (see row_affine_sum_max) */
         sum_q[k] = smooth ? row_affine_sum_max(pk, cols, keep, spread, zk, &m[k])
                           : row_affine_sum_max(pk, cols, 1.0f, 0.0f, zk, &m[k]);
         live[k] = isfinite(m[k]) && isfinite(sum_q[k]);

@@ -55,12 +55,6 @@ static inline vf vround(vf a)
 {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
-/* t where q != 0 (or q is NaN), +0 where q == 0 */
-static inline vf vkeep_nonzero(vf q, vf t)
-{
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, _mm512_setzero_ps(), _CMP_NEQ_UQ), t);
-}
-
 /* acc + q t where q != 0 (or q is NaN), acc where q == 0: one masked
  * multiply-add, where the generic form (kernels_tmpl.c) takes three */
 #define VEC_HAS_FMA_NONZERO 1
