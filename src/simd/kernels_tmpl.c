@@ -119,12 +119,26 @@ static double row_affine_sum(const float *x, size_t n, float a, float b)
     return row_affine_sum_max(x, n, a, b, NULL, NULL);
 }
 
+/* Hints [p, p + 4 VLEN) towards L1 (64-byte lines), for the next block
+ * while this one computes. Without it, row_stats's max pass over a block
+ * from memory stalls with the core idle, and the exps wait for it: with
+ * it, AVX-512 logsumexp 1x4M is 20% faster, softmax and cross-entropy
+ * 1x4M 10-13% (interleaved A/B). */
+static ALWAYS_INLINE void prefetch_4_vecs(const float *p)
+{
+    for (size_t o = 0; o < 4 * VLEN; o += 64 / sizeof(float))
+        __builtin_prefetch(p + o);
+}
+
 /* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
- * is NULL; with store_diff, y gets x - m instead (log-softmax). Inlined
- * with constant arguments, so each use is specialized. */
+ * is NULL; with store_diff, y gets x - m instead (log-softmax). Meanwhile
+ * the whole 4-vector groups among the first min(n, ahead_n) elements of
+ * `ahead` are prefetched. Inlined with constant arguments, so each use is
+ * specialized. */
 static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
                                          float *y, vf (*expfn)(vf),
-                                         int store_diff)
+                                         int store_diff, const float *ahead,
+                                         size_t ahead_n)
 {
     const vf vm = vset1(m);
     vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
@@ -137,6 +151,8 @@ static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
     } while (0)
     size_t i = 0;
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        if (i + 4 * VLEN <= ahead_n) /* never past the row */
+            prefetch_4_vecs(ahead + i);
         EXP_STEP(y + i, vload(x + i), s0);
         EXP_STEP(y + i + VLEN, vload(x + i + VLEN), s1);
         EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), s2);
@@ -162,9 +178,9 @@ static ALWAYS_INLINE double row_exp_store_sum(const float *x, size_t n,
                                               vf (*expfn)(vf), int store_diff)
 {
     double s = 0.0;
-    for (size_t b = 0; b < n; b += BLOCK)
+    for (size_t b = 0; b < n; b += BLOCK) /* (prefetching measured no gain) */
         s += block_exp_sum(x + b, n - b < BLOCK ? n - b : BLOCK, m, y + b,
-                           expfn, store_diff);
+                           expfn, store_diff, NULL, 0);
     return s;
 }
 
@@ -190,7 +206,8 @@ static int row_stats(const float *x, size_t n, float *max_out,
                 s *= exp((double)m - (double)bm);
             m = bm;
         }
-        s += block_exp_sum(x + b, len, m, NULL, exp_nonpos, 0);
+        s += block_exp_sum(x + b, len, m, NULL, exp_nonpos, 0, x + b + len,
+                           n - b - len); /* the next block's max is next */
     }
     *max_out = m;
     *sum_out = s;
@@ -611,7 +628,7 @@ static size_t group_stats(size_t rows, size_t cols, const float *x,
     for (size_t k = 0; k < g; k++)
         if (st[k].finite)
             st[k].sum = block_exp_sum(x + k * ldx, cols, st[k].max, NULL,
-                                      exp_nonpos, 0);
+                                      exp_nonpos, 0, NULL, 0);
     return g;
 }
 
