@@ -172,13 +172,18 @@ static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
 
 /* sum of exp(x - m) over a row of n <= SHORT_ROW elements whose max is m,
  * the exps (or x - m, see block_exp_sum) stored to y: float by block,
- * double across blocks. */
+ * double across blocks. A row of one block prefetches the n elements at
+ * `ahead` (if not NULL) meanwhile, as block_exp_sum does. */
 static ALWAYS_INLINE double row_exp_store_sum(const float *x, size_t n,
                                               float m, float *y,
-                                              vf (*expfn)(vf), int store_diff)
+                                              vf (*expfn)(vf), int store_diff,
+                                              const float *ahead)
 {
+    if (n <= BLOCK)
+        return block_exp_sum(x, n, m, y, expfn, store_diff, ahead, ahead ? n : 0);
     double s = 0.0;
-    for (size_t b = 0; b < n; b += BLOCK) /* (prefetching measured no gain) */
+    /* (longer rows prefetching their next block measured no gain) */
+    for (size_t b = 0; b < n; b += BLOCK)
         s += block_exp_sum(x + b, n - b < BLOCK ? n - b : BLOCK, m, y + b,
                            expfn, store_diff, NULL, 0);
     return s;
@@ -492,11 +497,14 @@ static float logsumexp_row_regs(size_t n, const float *x)
  * before the next. Log-softmax stores x - M to subtract log S alone at the
  * end: y = (x - M) - log S as before, two roundings, so |d| large and |y|
  * small stays accurate (x - (M + log S) would not), with one subtraction
- * fewer in the last pass. */
+ * fewer in the last pass. `next`, if not NULL, is the first of g more rows
+ * (ldx apart, as long) to prefetch during the exp-sum phase, for the next
+ * group's max phase: AVX-512 softmax and log-softmax 1024x1024 5-8%
+ * faster, 4096x128 2-4%, 64x1000 2% (AVX2: -3% to +3%). */
 static ALWAYS_INLINE void rowwise_rows_short(int log_domain, size_t g,
                                              size_t n, const float *x,
                                              size_t ldx, float *y, size_t ldy,
-                                             vf (*expfn)(vf))
+                                             vf (*expfn)(vf), const float *next)
 {
     float m[GROUP];
     double s[GROUP];
@@ -509,7 +517,8 @@ static ALWAYS_INLINE void rowwise_rows_short(int log_domain, size_t g,
             rowwise_row_scalar(log_domain, n, xk, yk);
             continue;
         }
-        s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn, log_domain);
+        s[k] = row_exp_store_sum(xk, n, m[k], yk, expfn, log_domain,
+                                 next ? next + k * ldx : NULL);
     }
     for (size_t k = 0; k < g; k++) {
         float *yk = y + k * ldy;
@@ -566,8 +575,17 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
                                   size_t ldy)
 {
     if (log_domain ? lone_short_row(rows, cols) : cols <= REG_VECS * VLEN) {
-        for (size_t r = 0; r < rows; r++)
-            rowwise_row_regs(log_domain, cols, x + r * ldx, y + r * ldy);
+        /* Full rows get a copy with their length constant: straight-line
+         * code, every vector in a register. With the length variable, how
+         * GCC allocates them hangs on the code around (AVX2 1x64 softmax
+         * measured 32 or 43 ns a call as unrelated code changed). */
+        if (cols == REG_VECS * VLEN)
+            for (size_t r = 0; r < rows; r++)
+                rowwise_row_regs(log_domain, REG_VECS * VLEN, x + r * ldx,
+                                 y + r * ldy);
+        else
+            for (size_t r = 0; r < rows; r++)
+                rowwise_row_regs(log_domain, cols, x + r * ldx, y + r * ldy);
         return;
     }
     if (cols > SHORT_ROW) {
@@ -579,7 +597,8 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
     for (size_t r = 0; r < rows; r += group) {
         const size_t g = rows - r < group ? rows - r : group;
         rowwise_rows_short(log_domain, g, cols, x + r * ldx, ldx, y + r * ldy,
-                           ldy, exp_nonpos);
+                           ldy, exp_nonpos,
+                           r + 2 * group <= rows ? x + (r + group) * ldx : NULL);
     }
 }
 
@@ -602,7 +621,7 @@ void CAT(smx_softmax_sleef, VEC_ISA)(size_t rows, size_t cols,
 {
     for (size_t r = 0; r < rows; r++)
         rowwise_rows_short(0, 1, cols, x + r * ldx, ldx, y + r * ldy, ldy,
-                           vexp_sleef);
+                           vexp_sleef, NULL);
 }
 
 /* Row statistics for up to GROUP rows, phase by phase. */
@@ -958,7 +977,7 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
         }
         if (!live[k])
             continue;
-        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos, 0);
+        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos, 0, NULL);
     }
     for (size_t k = 0; k < g; k++) {
         if (!live[k])
