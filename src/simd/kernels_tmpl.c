@@ -588,9 +588,10 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
 {
     if (log_domain ? lone_short_row(rows, cols) : cols <= REG_VECS * VLEN) {
         /* Full rows get a copy with their length constant: straight-line
-         * code, every vector in a register. With the length variable, how
-         * GCC allocates them hangs on the code around (AVX2 1x64 softmax
-         * measured 32 or 43 ns a call as unrelated code changed). */
+         * code. With the length variable, GCC's register allocation for
+         * it depends on the code around it: a change elsewhere in this
+         * function made it spill the row's sum on AVX2 (1x64 softmax 32
+         * -> 43 ns a call); the constant-length copy measured 30.5. */
         if (cols == REG_VECS * VLEN)
             for (size_t r = 0; r < rows; r++)
                 rowwise_row_regs(log_domain, REG_VECS * VLEN, x + r * ldx,
