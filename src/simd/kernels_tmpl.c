@@ -519,7 +519,7 @@ static ALWAYS_INLINE void rowwise_rows_short(int log_domain, size_t g,
                                              vf (*expfn)(vf), const float *next)
 {
     float m[GROUP];
-    double s[GROUP];
+    double s[GROUP] = {0}; /* read only where set, as GCC cannot always see */
     for (size_t k = 0; k < g; k++)
         m[k] = block_max(x + k * ldx, n);
     for (size_t k = 0; k < g; k++) {
