@@ -32,13 +32,21 @@ stage() {
     [ $# -gt 0 ] && shift # the rest: meson test arguments
     echo "=== $name ($dir)"
     local rc=0 log pass=0 fail=0 start=$SECONDS
+    # setup and build quietly, but show what they said when they fail
+    local out
+    out=$(mktemp)
     if [ -f "$dir/meson-private/coredata.dat" ]; then # a configured build dir
-        meson setup --reconfigure "$dir" "${setup[@]}" >/dev/null || rc=$?
+        meson setup --reconfigure "$dir" "${setup[@]}" >"$out" 2>&1 || rc=$?
     else
-        meson setup "$dir" "${setup[@]}" >/dev/null || rc=$?
+        meson setup "$dir" "${setup[@]}" >"$out" 2>&1 || rc=$?
     fi
     rm -f "$dir"/meson-logs/testlog*.json "$dir"/meson-logs/testlog*.txt
-    [ $rc -eq 0 ] && { ninja -C "$dir" >/dev/null || rc=$?; }
+    [ $rc -eq 0 ] && { ninja -C "$dir" >"$out" 2>&1 || rc=$?; }
+    if [ $rc -ne 0 ]; then
+        echo "$name: setup or build failed; its last lines:"
+        tail -n 40 "$out"
+    fi
+    rm -f "$out"
     if [ $rc -eq 0 ]; then
         meson test -C "$dir" --print-errorlogs --num-processes "$(nproc)" "$@" || rc=$?
     fi
