@@ -95,6 +95,16 @@ static void check_soft(size_t rows, size_t cols, const float *z,
     free(bar);
 }
 
+/* check_soft with loss and gradient, every option set, out of place and
+ * in place over z and over p. */
+static void check_soft_every_way(size_t rows, size_t cols, const float *z,
+                                 const float *p, size_t ld)
+{
+    for (size_t o = 0; o < N_OPTS; o++)
+        for (int in_place = 0; in_place <= 2; in_place++)
+            check_soft(rows, cols, z, p, ld, &option_sets[o], 3, in_place);
+}
+
 static void random_targets(rng *g, int32_t *t, size_t rows, size_t cols,
                            int32_t ignore_index)
 {
@@ -174,9 +184,7 @@ START_TEST(soft_targets)
         for (size_t r = 0; r < rows; r++)
             fill_normal(&g, z + r * ld, cols, 3.0);
         random_probs(&g, p, rows, cols, ld);
-        for (size_t o = 0; o < N_OPTS; o++)
-            for (int in_place = 0; in_place <= 2; in_place++)
-                check_soft(rows, cols, z, p, ld, &option_sets[o], 3, in_place);
+        check_soft_every_way(rows, cols, z, p, ld);
         free(z);
         free(p);
     }
@@ -250,15 +258,63 @@ START_TEST(special_rows)
                 random_probs(&g, p, rows, cols, ld);
                 z[ld] = near ? 40.0f : 1e7f;
                 p[ld + (near ? 0 : cols / 2 + (cols > 1))] = specials[s];
-                for (size_t o = 0; o < N_OPTS; o++)
-                    for (int in_place = 0; in_place <= 2; in_place++)
-                        check_soft(rows, cols, z, p, ld, &option_sets[o], 3,
-                                   in_place);
+                check_soft_every_way(rows, cols, z, p, ld);
             }
         }
         free(z);
         free(p);
     }
+}
+END_TEST
+
+/* Soft rows of several blocks (the kernels' 2048 elements) whose special
+ * values sit in different blocks: the path that takes each block's max
+ * just before its exps, rescales what the earlier blocks summed as the max
+ * grows, and hands a row found not finite in a late block, its early
+ * blocks already written, to the scalar reference. Out of place and in
+ * place (over z, over p), every option set. */
+START_TEST(soft_long_rows_by_block)
+{
+    tests_use_isa(_i);
+    rng g = {16};
+    const size_t cols = 3 * 2048 + 37, rows = 2, ld = cols;
+    float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+    for (int c = 0; c < 11; c++) {
+        fill_normal(&g, z, rows * ld, 3.0);
+        random_probs(&g, p, rows, cols, ld);
+        float *z1 = z + ld, *p1 = p + ld; /* row 0 stays plain */
+        for (size_t i = 0; i < cols; i++) {
+            if (c == 0) /* the max grows in every block */
+                z1[i] = 0.01f * (float)i;
+            else if (c == 1) /* ... and falls */
+                z1[i] = -0.01f * (float)i;
+            else if (c == 2) /* a jump: the first blocks' scale exp(-200) */
+                z1[i] = i < 2048 ? -100.0f + z1[i] : 100.0f + z1[i];
+            else if ((c == 3 || c == 4) && i < 2 * 2048) {
+                z1[i] = -INFINITY; /* masked blocks before any finite max */
+                if (c == 3)
+                    p1[i] = 0.0f; /* a 0 term: finite loss */
+            } else if (c == 5 && i >= 2048 && i < 2 * 2048) {
+                z1[i] = -INFINITY; /* a masked block between finite ones */
+                p1[i] = 0.0f;
+            } else if (c == 9) /* a fully masked row */
+                z1[i] = -INFINITY;
+        }
+        const size_t late = cols - 5; /* in the last block */
+        if (c == 6)
+            z1[late] = INFINITY;
+        else if (c == 7)
+            z1[late] = NAN;
+        else if (c == 8)
+            p1[late] = NAN;
+        else if (c == 10) { /* +inf mass at a dominant logit: float S = 1 */
+            z1[late] = 40.0f;
+            p1[late] = INFINITY;
+        }
+        check_soft_every_way(rows, cols, z, p, ld);
+    }
+    free(z);
+    free(p);
 }
 END_TEST
 
@@ -322,6 +378,7 @@ int main(void)
     ADD_ISA_TEST(tc, soft_targets);
     ADD_ISA_TEST(tc, long_rows);
     ADD_ISA_TEST(tc, special_rows);
+    ADD_ISA_TEST(tc, soft_long_rows_by_block);
     ADD_ISA_TEST(tc, zero_mass_terms_and_consistency);
     suite_add_tcase(s, tc);
     return tests_run(s);
