@@ -45,7 +45,8 @@ hardening_wants() {
 }
 
 hardening_stages() {
-    ensure_packages clang libclang-rt-14-dev qemu-user valgrind
+    ensure_packages clang libclang-rt-14-dev qemu-user valgrind ||
+        echo "error: clang, qemu-user or valgrind did not install: stages that need them will fail" >&2
     local common=(-Dwerror=true -Dbench=disabled -Dbuildtype=debugoptimized)
     # Any report ends the process with an error, inside Check's forked
     # tests too (they then fail as "early exit").

@@ -14,7 +14,10 @@ cd "$root"
 keep_going=0
 [ "${1:-}" = "--keep-going" ] && keep_going=1
 
-ensure_packages gcc g++ meson ninja-build pkg-config libsleef-dev check libbenchmark-dev python3
+ensure_packages gcc g++ meson ninja-build pkg-config libsleef-dev check libbenchmark-dev python3 || {
+    echo "error: the base packages could not be installed; no stage can run" >&2
+    exit 1
+}
 
 total_pass=0 total_fail=0 failed_stages=""
 

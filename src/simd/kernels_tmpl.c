@@ -1198,6 +1198,17 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
     *qd += vhsum(vadd(sqd0, sqd1));
 }
 
+/* sum(q) over [0, n) of p, and max(z) into *zmax, from one loop. Without
+ * smoothing the weights are constant (1 and 0), and that copy drops the
+ * multiply-add (see row_affine_sum_max). */
+static ALWAYS_INLINE double soft_sum_q_max(const float *p, size_t n, int smooth,
+                                           float keep, float spread,
+                                           const float *z, float *zmax)
+{
+    return smooth ? row_affine_sum_max(p, n, keep, spread, z, zmax)
+                  : row_affine_sum_max(p, n, 1.0f, 0.0f, z, zmax);
+}
+
 /* g = a e - c q in place over the exps e held in g */
 static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
                                      float a, float c, float keep,
@@ -1272,10 +1283,7 @@ static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
     int live[GROUP];
     for (size_t k = 0; k < g; k++) {
         const float *zk = z + k * ldz, *pk = p + k * ldp;
-        /* constant weights without smoothing: that copy drops the
-         * multiply-add (see row_affine_sum_max) */
-        sum_q[k] = smooth ? row_affine_sum_max(pk, cols, keep, spread, zk, &m[k])
-                          : row_affine_sum_max(pk, cols, 1.0f, 0.0f, zk, &m[k]);
+        sum_q[k] = soft_sum_q_max(pk, cols, smooth, keep, spread, zk, &m[k]);
         live[k] = isfinite(m[k]) && isfinite(sum_q[k]);
         if (!live[k]) /* see xent_soft */
             loss[k] = smx_xent_soft_row_scalar(cols, zk, pk, prm, grad + k * ldg);
@@ -1304,15 +1312,14 @@ static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
     }
 }
 
-/* A soft row longer than a block, with g apart from z and p (the API admits
- * no partial overlap): phases 1 and
- * 2 of xent_soft_rows_short block by block, so that the exp pass reads a
- * block that its max pass has just brought to L1, where the whole-row
- * phases read z and p twice from L2 or beyond (256x32000 15-19% faster on
- * AVX-512 and AVX2; rows held in L2 or L3, 1x32000, 8x32000 and 8x128256,
- * about 1% slower). The exps of block b are
- * stored relative to the running max m_b (S and sum(q d) are rescaled as
- * it grows, as in row_stats) and the gradient pass scales them by
+/* A soft row longer than a block, with g apart from z and p (the API
+ * admits no partial overlap): phases 1 and 2 of xent_soft_rows_short block
+ * by block, so that the exp pass reads a block that its max pass has just
+ * brought to L1, where the whole-row phases read z and p twice from L2 or
+ * beyond (256x32000 15-19% faster on AVX-512 and AVX2; rows held in L2 or
+ * L3, 1x32000, 8x32000 and 8x128256, about 1% slower). The exps of block b
+ * are stored relative to the running max m_b (S and sum(q d) are rescaled
+ * as it grows, as in row_stats) and the gradient pass scales them by
  * exp(m_b - M). A row found not finite (max or sum(q)) goes whole to the
  * scalar reference, which overwrites the blocks already written: z and p
  * are intact. Blocks masked to -inf before any finite max are summed
@@ -1329,10 +1336,8 @@ static float xent_soft_row_online(size_t cols, const float *z, const float *p,
     double sum_q = 0.0, s = 0.0, qd = 0.0;
     for (size_t b = 0; b < cols; b += BLOCK) {
         const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
-        float bm = -INFINITY; /* set by row_affine_sum_max */
-        const double bq =
-            smooth ? row_affine_sum_max(p + b, len, keep, spread, z + b, &bm)
-                   : row_affine_sum_max(p + b, len, 1.0f, 0.0f, z + b, &bm);
+        float bm = -INFINITY; /* set by soft_sum_q_max */
+        const double bq = soft_sum_q_max(p + b, len, smooth, keep, spread, z + b, &bm);
         if (isnan(bm) || bm == INFINITY || !isfinite(bq))
             return smx_xent_soft_row_scalar(cols, z, p, prm, g);
         if (bm > m) {
