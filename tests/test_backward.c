@@ -156,6 +156,27 @@ START_TEST(long_rows_unaligned)
 }
 END_TEST
 
+/* A batch of 17 MiB (y, v and out): softmax's backward takes the next
+ * row's dot product while it writes a row only in batches too large for a
+ * typical last-level cache (16 MiB), so the small batches above do not
+ * reach that path (the log-softmax ops take it at any size). Rows with a
+ * tail, strided, in place over y and over v. */
+START_TEST(large_batch)
+{
+    tests_use_isa(_i);
+    rng g = {2026};
+    const size_t cols = 4099, rows = 343, ld = cols + 3;
+    float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
+    for (enum op op = SOFTMAX_JVP; op <= SOFTMAX_VJP; op++) {
+        make_inputs(&g, op, rows, cols, ld, y, v);
+        for (int where = 0; where < 3; where++)
+            check_op(op, rows, cols, y, v, ld, cols + 1, where);
+    }
+    free(y);
+    free(v);
+}
+END_TEST
+
 /* Arbitrary y (not a forward output), including zeros, -inf log-probs and
  * a NaN, which must make its row NaN and leave other rows alone. */
 START_TEST(arbitrary_and_special_inputs)
@@ -275,6 +296,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     ADD_ISA_TEST(tc, lengths_strides_in_place);
     ADD_ISA_TEST(tc, long_rows_unaligned);
+    ADD_ISA_TEST(tc, large_batch);
     ADD_ISA_TEST(tc, arbitrary_and_special_inputs);
     ADD_ISA_TEST(tc, softmax_jacobian_symmetric);
     suite_add_tcase(s, tc);

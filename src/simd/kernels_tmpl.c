@@ -869,16 +869,21 @@ static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
  * r + 1 is reduced. Rows do not overlap and `out` aliases an input only
  * exactly, so writing row r never changes row r + 1.
  * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
- * multi-row shape and for softmax on 256x32000, but 15% slower for softmax
- * on 1024x1024 (rows of one block, data in L3), where its plain dot pass
- * is cheap; so softmax pipelines only rows longer than a block. */
+ * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
+ * the rows stream from memory: pipelined, 256x32000 is 10-15% faster, but
+ * 8x32000 and 8x128256 (held in L2 and L3) are 3-7% slower, and 1024x1024
+ * (rows of one block) 15% slower. So softmax pipelines only rows longer
+ * than a block in batches too large for a typical last-level cache. */
+#define CACHED_BATCH ((size_t)16 << 20) /* bytes of y, v and out */
 static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
                                         float sign, size_t rows, size_t cols,
                                         const float *y, size_t ldy,
                                         const float *v, size_t ldv,
                                         float *out, size_t ldo)
 {
-    const int pipelined = cols <= SHORT_ROW && (d != DOT_Y_V || cols > BLOCK);
+    const int from_memory = rows * cols > CACHED_BATCH / (3 * sizeof(float));
+    const int pipelined = cols <= SHORT_ROW &&
+                          (d != DOT_Y_V || (cols > BLOCK && from_memory));
     float ymax = 0.0f; /* of the row to write next, where tracked */
     double c = rows ? row_dot(k, d, y, v, cols, &ymax) : 0.0;
     for (size_t r = 0; r < rows; r++) {
