@@ -156,9 +156,10 @@ START_TEST(long_rows_unaligned)
 }
 END_TEST
 
-/* A batch of 17 MiB (y, v and out): softmax's backward takes the next
- * row's dot product while it writes a row only in batches too large for a
- * typical last-level cache (16 MiB), so the small batches above do not
+/* A batch just over 16 MiB (y, v and out: 343 x 4099 x 12 bytes):
+ * softmax's backward takes the next row's dot product while it writes a
+ * row only in batches too large for a typical last-level cache (over
+ * 16 MiB, CACHED_BATCH in the kernels), so the small batches above do not
  * reach that path (the log-softmax ops take it at any size). Rows with a
  * tail, strided, in place over y and over v. */
 START_TEST(large_batch)

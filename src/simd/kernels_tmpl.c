@@ -901,7 +901,7 @@ static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
  * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
  * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
  * the rows stream from memory: pipelined, 256x32000 is 10-15% faster, but
- * 8x32000 and 8x128256 (held in L2 and L3) are 3-7% slower, and 1024x1024
+ * 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and 1024x1024
  * (rows of one block) 15% slower. So softmax pipelines only rows longer
  * than a block in batches too large for a typical last-level cache. */
 #define CACHED_BATCH ((size_t)16 << 20) /* bytes of y, v and out */
