@@ -156,19 +156,21 @@ START_TEST(long_rows_unaligned)
 }
 END_TEST
 
-/* A batch just over 16 MiB (y, v and out: 343 x 4099 x 12 bytes):
- * softmax's backward takes the next row's dot product while it writes a
- * row only in batches too large for a typical last-level cache (over
- * 16 MiB, CACHED_BATCH in the kernels), so the small batches above do not
- * reach that path (the log-softmax ops take it at any size). Rows with a
- * tail, strided, in place over y and over v. */
+/* A batch just over 16 MiB (y, v and out: 343 x 4099 x 12 bytes), past
+ * CACHED_BATCH in the kernels, which takes it for rows from memory: only
+ * there does softmax's backward take the next row's dot product while it
+ * writes a row (the log-softmax ops do so at any size), and the rows so
+ * written whose start is aligned to the vector size go with non-temporal
+ * stores. Output rows cols + 1 floats apart (16 bytes past a multiple of
+ * 64) start at every 16-byte offset in turn, so some rows stream and some
+ * do not. Rows with a tail, strided, in place over y and over v. */
 START_TEST(large_batch)
 {
     tests_use_isa(_i);
     rng g = {2026};
     const size_t cols = 4099, rows = 343, ld = cols + 3;
     float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
-    for (enum op op = SOFTMAX_JVP; op <= SOFTMAX_VJP; op++) {
+    for (enum op op = 0; op < N_OPS; op++) {
         make_inputs(&g, op, rows, cols, ld, y, v);
         for (int where = 0; where < 3; where++)
             check_op(op, rows, cols, y, v, ld, cols + 1, where);
