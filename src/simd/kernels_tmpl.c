@@ -910,10 +910,11 @@ static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
  * exactly, so writing row r never changes row r + 1.
  * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
  * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
- * the rows stream from memory: pipelined, 256x32000 is 10-15% faster, but
- * 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and 1024x1024
- * (rows of one block) 15% slower. So softmax pipelines only rows longer
- * than a block in batches too large for a typical last-level cache.
+ * the rows stream from memory: pipelined, 256x32000 is 10-15% faster,
+ * but 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and
+ * 1024x1024 (rows of one block) 15% slower. So softmax pipelines only rows
+ * longer than a block in batches too large for a typical last-level
+ * cache.
  * Pipelined rows of such batches write with non-temporal stores where the
  * row is aligned to the vector size: the output is not read back soon,
  * and those stores skip the read for ownership from memory. 256x32000:
