@@ -853,32 +853,32 @@ static ALWAYS_INLINE double out_row_dot_next(enum out_kind k, enum dot_kind d,
     return total;
 }
 
-/* Softmax's JVP output pass over a row of more than one block whose dot
- * pass just ended: block by block from the last, whose inputs that pass
- * left in L1 and L2; forwards, a row that barely fits L2 (y and v of
- * 8x128256) finds each block evicted just before it reads it. Softmax
- * JVP/VJP 1x32000 and 8x32000 3-7% faster, 8x128256 2-4% (interleaved
- * A/B, AVX-512 and AVX2). The log-softmax VJP's last row, whose exps make
- * it less bound by its loads, made 8x32000 3-6% slower that way. */
-static ALWAYS_INLINE void jvp_out_row_from_end(const float *y,
-                                               const float *v, float *o,
-                                               size_t n, const out_params *p)
+/* out_range over a row of n > 0 elements, block by block from the last */
+static ALWAYS_INLINE void out_row_from_end(enum out_kind k, const float *y,
+                                           const float *v, float *o, size_t n,
+                                           const out_params *p)
 {
     for (size_t b = (n - 1) / BLOCK * BLOCK;; b -= BLOCK) {
-        out_range(OUT_JVP, y + b, v + b, o + b, n - b < BLOCK ? n - b : BLOCK,
-                  p, 0);
+        out_range(k, y + b, v + b, o + b, n - b < BLOCK ? n - b : BLOCK, p, 0);
         if (b == 0)
             break;
     }
 }
 
-/* The output pass over a row whose reduction pass just ended */
+/* The output pass over a row whose reduction pass just ended. Softmax's
+ * JVP walks a row of more than one block from the last block, whose
+ * inputs that pass left in L1 and L2; forwards, a row that barely fits L2
+ * (y and v of 8x128256) finds each block evicted just before it reads it.
+ * Softmax JVP/VJP 1x32000 and 8x32000 3-7% faster, 8x128256 2-4%
+ * (interleaved A/B, AVX-512 and AVX2). The log-softmax VJP's last row,
+ * whose exps make it less bound by its loads, made 8x32000 3-6% slower
+ * that way. Rows past SHORT_ROW go forwards, streamed (see out_row). */
 static ALWAYS_INLINE void out_row_after_dot(enum out_kind k, const float *y,
                                             const float *v, float *o, size_t n,
                                             const out_params *p)
 {
-    if (k == OUT_JVP && n > BLOCK && n <= SHORT_ROW) /* longer: streamed */
-        jvp_out_row_from_end(y, v, o, n, p);
+    if (k == OUT_JVP && n > BLOCK && n <= SHORT_ROW)
+        out_row_from_end(k, y, v, o, n, p);
     else
         out_row(k, y, v, o, n, p);
 }
@@ -904,23 +904,9 @@ static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
     return row_dot(k, d, yr + ldy, vr + ldv, cols, ymax);
 }
 
-/* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
- * that fit in cache are software-pipelined: row r is written while row
- * r + 1 is reduced. Rows do not overlap and `out` aliases an input only
- * exactly, so writing row r never changes row r + 1.
- * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
- * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
- * the rows stream from memory: pipelined, 256x32000 is 10-15% faster,
- * but 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and
- * 1024x1024 (rows of one block) 15% slower. So softmax pipelines only rows
- * longer than a block in batches too large for a typical last-level
- * cache.
- * Pipelined rows of such batches write with non-temporal stores where the
- * row is aligned to the vector size: the output is not read back soon,
- * and those stores skip the read for ownership from memory. 256x32000:
- * softmax JVP/VJP 8-27% faster (most on AVX-512), log-softmax JVP/VJP
- * 5-11% on AVX-512 and within noise on AVX2 (-8% to +10% between runs). */
-#define CACHED_BATCH ((size_t)16 << 20) /* bytes of y, v and out */
+/* Batches of y, v and out larger than this many bytes are taken to come
+ * from memory, not from a typical last-level cache (see backward_rows) */
+#define CACHED_BATCH ((size_t)16 << 20)
 
 /* backward_rows with its pass structure chosen; `stream` is a constant in
  * each use, so that the copy without it is the code it was before */
@@ -951,6 +937,22 @@ static ALWAYS_INLINE void backward_rows_as(enum out_kind k, enum dot_kind d,
         vstream_fence(); /* order the streamed stores before the return */
 }
 
+/* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
+ * of up to SHORT_ROW elements may be software-pipelined: row r is written
+ * while row r + 1 is reduced. Rows do not overlap and `out` aliases an input only
+ * exactly, so writing row r never changes row r + 1.
+ * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
+ * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
+ * the rows stream from memory: pipelined, 256x32000 is 10-15% faster,
+ * but 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and
+ * 1024x1024 (rows of one block) 15% slower. So softmax pipelines only rows
+ * longer than a block in batches too large for a typical last-level
+ * cache.
+ * Pipelined rows of such batches write with non-temporal stores where the
+ * row is aligned to the vector size: the output is not read back soon,
+ * and those stores skip the read for ownership from memory. 256x32000:
+ * softmax JVP/VJP 8-27% faster (most on AVX-512), log-softmax JVP/VJP
+ * 5-11% on AVX-512 and within noise on AVX2 (-8% to +10% between runs). */
 static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
                                         float sign, size_t rows, size_t cols,
                                         const float *y, size_t ldy,
