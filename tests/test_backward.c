@@ -73,14 +73,57 @@ static void make_inputs(rng *g, enum op op, size_t rows, size_t cols,
         fill_normal(g, v + r * ld, cols, 1.0);
 }
 
-/* where: 0 separate output, 1 out == y, 2 out == v */
-static void check_op(enum op op, size_t rows, size_t cols, const float *y,
-                     const float *v, size_t ld, size_t ldo, int where)
+/* A buffer of n floats: from malloc (guard 0), or flush against a
+ * PROT_NONE page after it (guard 1) or before it (guard 2). */
+typedef struct buffer {
+    float *p;
+    guarded g;
+    int guard;
+} buffer;
+
+static float *buffer_alloc(buffer *b, size_t n, int guard)
 {
-    float *yc = dup_floats(y, rows * ld), *vc = dup_floats(v, rows * ld);
-    float *out = where == 1 ? yc : where == 2 ? vc : alloc_sentinel(rows * ldo);
+    b->guard = guard;
+    if (!guard)
+        return b->p = alloc_sentinel(n);
+    b->p = guarded_alloc(&b->g, n * sizeof(float), guard == 1);
+    for (size_t i = 0; i < n; i++)
+        b->p[i] = sentinel();
+    return b->p;
+}
+
+static void buffer_free(buffer *b)
+{
+    if (b->guard)
+        guarded_free(&b->g);
+    else
+        free(b->p);
+}
+
+/* The op on copies of y and v, checked against the oracle. where: 0
+ * separate output, 1 out == y, 2 out == v. guard (see buffer_alloc): the
+ * copies and the output take exactly their rows' span, so a read or write
+ * past the last row (guard 1) or before the first (guard 2) faults. y and
+ * v are copied element by element: their padding stays sentinels. */
+static void check_op_guarded(enum op op, size_t rows, size_t cols,
+                             const float *y, const float *v, size_t ld,
+                             size_t ldo, int where, int guard)
+{
+    /* unguarded, whole rows: the padding after the last row is checked */
+    const size_t n = guard ? (rows - 1) * ld + cols : rows * ld;
+    buffer by, bv, bo;
+    float *yc = buffer_alloc(&by, n, guard), *vc = buffer_alloc(&bv, n, guard);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) {
+            yc[r * ld + c] = y[r * ld + c];
+            vc[r * ld + c] = v[r * ld + c];
+        }
     if (where)
         ldo = ld;
+    float *out = where == 1   ? yc
+                 : where == 2 ? vc
+                              : buffer_alloc(&bo, guard ? (rows - 1) * ldo + cols
+                                                        : rows * ldo, guard);
     double *ref = malloc((cols + 1) * sizeof *ref);
     double *bar = malloc((cols + 1) * sizeof *bar);
     ck_assert(ref && bar);
@@ -90,14 +133,20 @@ static void check_op(enum op op, size_t rows, size_t cols, const float *y,
         for (size_t c = 0; c < cols; c++)
             expect_close(out[r * ldo + c], ref[c], bar[c], op_names[op], r, c);
     }
-    if (!where) {
-        expect_padding_intact(out, rows, cols, ldo, op_names[op]);
-        free(out);
+    if (!where) { /* guarded: past the last row is the guard page's */
+        expect_padding_intact(out, guard ? rows - 1 : rows, cols, ldo, op_names[op]);
+        buffer_free(&bo);
     }
-    free(yc);
-    free(vc);
+    buffer_free(&by);
+    buffer_free(&bv);
     free(ref);
     free(bar);
+}
+
+static void check_op(enum op op, size_t rows, size_t cols, const float *y,
+                     const float *v, size_t ld, size_t ldo, int where)
+{
+    check_op_guarded(op, rows, cols, y, v, ld, ldo, where, 0);
 }
 
 START_TEST(lengths_strides_in_place)
@@ -163,7 +212,10 @@ END_TEST
  * written whose start is aligned to the vector size go with non-temporal
  * stores. Output rows cols + 1 floats apart (16 bytes past a multiple of
  * 64) start at every 16-byte offset in turn, so some rows stream and some
- * do not. Rows with a tail, strided, in place over y and over v. */
+ * do not. Rows with a tail, strided, in place over y and over v. The
+ * buffers end at a PROT_NONE page, or start just after one, by turns (each
+ * op gets both, the out-of-place call one of them): reading the row after
+ * the last, or writing past either end, faults. */
 START_TEST(large_batch)
 {
     tests_use_isa(_i);
@@ -173,7 +225,8 @@ START_TEST(large_batch)
     for (enum op op = 0; op < N_OPS; op++) {
         make_inputs(&g, op, rows, cols, ld, y, v);
         for (int where = 0; where < 3; where++)
-            check_op(op, rows, cols, y, v, ld, cols + 1, where);
+            check_op_guarded(op, rows, cols, y, v, ld, cols + 1, where,
+                             1 + (op + where) % 2);
     }
     free(y);
     free(v);
