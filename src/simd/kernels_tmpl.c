@@ -1278,13 +1278,15 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
     for (; i + VLEN <= n; i += VLEN) {
         const vf q = soft_q(vload(p + i), smooth, vkeep, vspread);
         vstore(e + i, soft_exp_step(vload(z + i), q, vm, &se0, &sqd0));
-        sq0 = vadd(sq0, q);
+        if (sq)
+            sq0 = vadd(sq0, q);
     }
     if (i < n) { /* padding lanes: z = -inf gives exp 0; q = spread, dropped */
         const size_t t = n - i;
         const vf q = vkeep_first(soft_q(vload_part(p + i, t, 0.0f), smooth, vkeep, vspread), t);
         vstore_part(e + i, soft_exp_step(vload_part(z + i, t, -INFINITY), q, vm, &se1, &sqd1), t);
-        sq1 = vadd(sq1, q);
+        if (sq)
+            sq1 = vadd(sq1, q);
     }
     *s += vhsum(vadd(se0, se1));
     *qd += vhsum(vadd(sqd0, sqd1));
