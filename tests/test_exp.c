@@ -115,6 +115,41 @@ START_TEST(exp_ulp_all_floats)
 }
 END_TEST
 
+/* Every float from just below ln(FLT_MIN) down to -120, where exp(x) <
+ * FLT_MIN: each ISA flushes to +0 or gives a subnormal by its own method
+ * (src/simd/exp.h), never a negative value or one above FLT_MIN, and +0
+ * once exp(x) is below half the smallest subnormal (x <= -104). */
+START_TEST(exp_below_flt_min)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa))
+        return;
+    static float x[CHUNK], y[CHUNK];
+    uint32_t from, to;
+    const float lo = -87.3366f, end = -120.0f;
+    size_t bad = 0;
+    float bad_x = 0.0f, bad_y = 0.0f;
+    memcpy(&from, &lo, sizeof from);
+    memcpy(&to, &end, sizeof to);
+    for (int any = 0; any < 2; any++) {
+        for (uint64_t b = from; b <= to;) {
+            size_t n = 0;
+            for (; n < CHUNK && b <= to; n++, b++)
+                x[n] = from_bits((uint32_t)b);
+            for (size_t k = n; k < CHUNK; k++)
+                x[k] = -INFINITY;
+            pr->fn(x, y, CHUNK, any);
+            for (size_t k = 0; k < CHUNK; k++) /* one check at the end: */
+                if (!(y[k] >= 0.0f && y[k] <= FLT_MIN) || /* Check's own */
+                    (x[k] <= -104.0f && y[k] != 0.0f))    /* cost a call */
+                    bad++, bad_x = x[k], bad_y = y[k];
+        }
+    }
+    ck_assert_msg(bad == 0, "exp [%s]: %zu wrong, as exp(%a) = %a", smx_isa_name(pr->isa),
+                  bad, (double)bad_x, (double)bad_y);
+}
+END_TEST
+
 START_TEST(exp_special_values)
 {
     const probe *pr = &probes[_i];
@@ -233,6 +268,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     const int n = (int)(sizeof probes / sizeof probes[0]) - 1;
     tcase_add_loop_test(tc, exp_ulp_all_floats, 0, n);
+    tcase_add_loop_test(tc, exp_below_flt_min, 0, n);
     tcase_add_loop_test(tc, exp_special_values, 0, n);
     tcase_add_loop_test(tc, log_rel_all_binades, 0, n);
     tcase_add_loop_test(tc, log_special_values, 0, n);

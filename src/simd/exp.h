@@ -31,11 +31,14 @@
  * ISA: at most 1.1 ulp for normal results.
  *
  * Cut-offs: where exp(x) < FLT_MIN the result is +0 or subnormal, never
- * more than FLT_MIN. AVX2 and NEON clamp x to VEXP_LO, where the exponent
- * field they build is 0, and give +0 at the latest from ln(FLT_MIN) - 0.35
- * down; AVX-512's scalef rounds into the subnormals down to 2^-150. -inf
- * gives +0, NaN gives NaN. exp_any also handles x > 0: above ln(FLT_MAX)
- * it gives +inf.
+ * more than FLT_MIN (tests/test_exp.c checks every float down to -120).
+ * AVX2 and NEON clamp x to VEXP_LO, where the exponent field they build
+ * is 0. NEON gives +0 from ln(FLT_MIN) - 0.35 down. AVX2's exp_nonpos
+ * builds T 2^floor(n) in integer arithmetic (vlookup_scaled): between
+ * VEXP_LO and ln(FLT_MIN) it gives a subnormal below the true value, and
+ * +0 from VEXP_LO down. AVX-512's scalef rounds into the subnormals down
+ * to 2^-150. -inf gives +0, NaN gives NaN. exp_any also handles x > 0:
+ * above ln(FLT_MAX) it gives +inf.
  */
 #ifndef SMX_SIMD_EXP_H
 #define SMX_SIMD_EXP_H
@@ -51,7 +54,8 @@
  * the throughput of its vector operations instead (an exp-sum loop there
  * runs as fast with 2 accumulators as with 8, and dropping any one of its
  * 13 operations saves 7-13%): the same change measured no faster there,
- * and cross-entropy 12-19% slower. */
+ * and cross-entropy 12-19% slower. Such a layer provides vlookup_scaled,
+ * T[j] 2^floor(n) from nb, in place of vscale_nonpos. */
 #ifndef VEXP_SHORT_CHAIN
 #define VEXP_SHORT_CHAIN 0
 #endif
@@ -165,10 +169,10 @@ static inline vf exp_nonpos(vf x)
     const vf r = exp_reduce(vmax(vset1(VEXP_LO), x), &n, &nb); /* NaN stays */
 #if VEXP_TABLE_BITS != 0 && VEXP_SHORT_CHAIN
     /* T 2^floor(n) first, from nb alone, beside the polynomial: the scaling
-     * leaves the chain of dependent operations. The vector layer sets
-     * VEXP_SHORT_CHAIN only where T 2^floor(n) is exact or 0 (see there),
-     * so results are the same bits as scaling afterwards. */
-    const vf t = vscale_nonpos(vlookup(exp_table, nb), n, nb);
+     * leaves the chain of dependent operations. The vector layer's
+     * vlookup_scaled is exact where T 2^floor(n) is a normal float (see
+     * there), so normal results are the same bits as scaling afterwards. */
+    const vf t = vlookup_scaled(exp_table, nb);
     return vfma(t, exp_poly(r), t);
 #else
     return vscale_nonpos(exp_frac(r, nb), n, nb);
