@@ -110,7 +110,7 @@ static inline vf pow2i(__m256i n)
 #define VEXP_SHORT_CHAIN 1
 /* vscale_any takes 8 vector ops more than exp_nonpos's scaling: the
  * kernels check for x <= 0 to use exp_nonpos where they may
- * (kernels_tmpl.c) */
+ * (backward_tmpl.c) */
 #define VEXP_ANY_COSTLY 1
 /* table[low 3 bits of each lane of idx] (vpermps) */
 static inline vf vlookup(const float table[8], vf idx)

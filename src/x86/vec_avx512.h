@@ -56,7 +56,7 @@ static inline vf vround(vf a)
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 /* acc + q t where q != 0 (or q is NaN), acc where q == 0: one masked
- * multiply-add, where the generic form (kernels_tmpl.c) takes three */
+ * multiply-add, where the generic form (blocks_tmpl.c) takes three */
 #define VEC_HAS_FMA_NONZERO 1
 static inline vf vfma_nonzero(vf q, vf t, vf acc)
 {

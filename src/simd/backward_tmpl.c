@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The softmax and log-softmax JVPs and VJPs.
+ * A part of the kernel template: kernels_tmpl.c includes it, in order,
+ * after the parts it builds on; not a standalone header.
+ */
+
+/* The per-row constant of a backward op: <y, v> (softmax), <exp(y), v>
+ * (log-softmax JVP) or sum(v) (log-softmax VJP, v = g). */
+enum dot_kind { DOT_Y_V, DOT_EXPY_V, DOT_EXPY_V_NONPOS, SUM_V };
+
+/* Whether the reduction for output kind k also takes max(y) (see
+ * VEXP_ANY_COSTLY): the log-softmax JVP's to know whether the exps it took
+ * with exp_nonpos were right, the VJP's to choose the exp of its output
+ * pass. Folded into the reduction, the check needs no pass of its own
+ * over each block: AVX2 log-softmax JVP 3-6% and VJP 3-19% faster on most
+ * bench shapes (interleaved A/B; 4096x128 JVP and 1024x1024 VJP 2-3%
+ * slower). */
+static ALWAYS_INLINE int tracks_ymax(enum out_kind k)
+{
+    return VEXP_ANY_COSTLY &&
+           (k == OUT_LSM_JVP || k == OUT_LSM_VJP || k == OUT_LSM_VJP_NONPOS);
+}
+
+/* One step of that reduction: acc + w(y) v, or acc + v (y's load, unused,
+ * is dropped by the compiler). */
+static ALWAYS_INLINE vf dot_term(enum dot_kind d, vf y, vf v, vf acc)
+{
+    switch (d) {
+    case DOT_Y_V: return vfma(y, v, acc);
+    case DOT_EXPY_V: return vfma(exp_any(y), v, acc);
+    case DOT_EXPY_V_NONPOS: return vfma(exp_nonpos(y), v, acc);
+    default: return vadd(acc, v);
+    }
+}
+
+/* With ymax, also its max with y, as vmax(y, m): x86's max returns its
+ * second operand when either is NaN, so NaNs are skipped rather than
+ * displacing an earlier +inf (the reverse order lets them: a fuzzer find).
+ * A NaN y gives NaN through either exp. */
+static ALWAYS_INLINE vf dot_step(enum dot_kind d, vf y, vf v, vf acc,
+                                 vf *ymax)
+{
+    if (ymax)
+        *ymax = vmax(y, *ymax);
+    return dot_term(d, y, v, acc);
+}
+
+/* The reduction over n <= BLOCK elements, in float (4 chains in flight),
+ * and max(y) into *ymax unless ymax is NULL. Padding lanes of the tail give
+ * w(y) * 0 = 0 (exp(-inf) = 0). */
+static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
+                                     const float *v, size_t n, vf *ymax)
+{
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+#define STEP(s, i) s = dot_step(d, vload(y + (i)), vload(v + (i)), s, ymax)
+    size_t i = 0;
+    for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
+        STEP(s0, i);
+        STEP(s1, i + VLEN);
+        STEP(s2, i + 2 * VLEN);
+        STEP(s3, i + 3 * VLEN);
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        STEP(s0, i);
+#undef STEP
+    if (i < n) {
+        const float fill = d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS ? -INFINITY : 0.0f;
+        s1 = dot_step(d, vload_part(y + i, n - i, fill),
+                      vload_part(v + i, n - i, 0.0f), s1, ymax);
+    }
+    return vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+}
+
+/* The reduction of kind d as taken first for output kind k: the tracked
+ * JVP takes its exps with exp_nonpos (see block_dot_end) */
+static ALWAYS_INLINE enum dot_kind dot_first(enum out_kind k, enum dot_kind d)
+{
+    return tracks_ymax(k) && d == DOT_EXPY_V ? DOT_EXPY_V_NONPOS : d;
+}
+
+/* After a block [0, n) of y, v reduced as dot_first(k, d) into `sum`, with
+ * max(y) in *bmax where tracked: a JVP block with some y > 0 is taken again
+ * with exp_any (nothing is written from it). Adds the block's max(y) to
+ * *ymax; returns the block's reduction. */
+static ALWAYS_INLINE float block_dot_end(enum out_kind k, enum dot_kind d,
+                                         const float *y, const float *v,
+                                         size_t n, float sum, vf bmax,
+                                         float *ymax)
+{
+    if (!tracks_ymax(k))
+        return sum;
+    const float m = vhmax(bmax);
+    if (m > *ymax)
+        *ymax = m;
+    if (d == DOT_EXPY_V && m > 0.0f)
+        return block_dot(DOT_EXPY_V, y, v, n, NULL);
+    return sum;
+}
+
+/* A row's reduction, float within blocks, double across; *ymax (tracked
+ * kinds only) gets max(y) */
+static ALWAYS_INLINE double row_dot(enum out_kind k, enum dot_kind d,
+                                    const float *y, const float *v, size_t n,
+                                    float *ymax)
+{
+    double s = 0.0;
+    *ymax = -INFINITY;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t len = n - b < BLOCK ? n - b : BLOCK;
+        vf bmax = vset1(-INFINITY);
+        const float bs = block_dot(dot_first(k, d), y + b, v + b, len,
+                                   tracks_ymax(k) ? &bmax : NULL);
+        s += block_dot_end(k, d, y + b, v + b, len, bs, bmax, ymax);
+    }
+    return s;
+}
+
+/* One block [b, b + len) of out_row_dot_next (below) */
+static ALWAYS_INLINE double out_block_dot_next(enum out_kind k, enum dot_kind d,
+                                              const float *y, const float *v,
+                                              float *o, const out_params *p,
+                                              const float *yn, const float *vn,
+                                              size_t b, size_t len,
+                                              float *ymax_next, int stream)
+{
+    const enum dot_kind d1 = dot_first(k, d);
+    vf bmax = vset1(-INFINITY);
+    vf *const track = tracks_ymax(k) ? &bmax : NULL;
+    vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+#define STEP(s, i) s = dot_step(d1, vload(yn + (i)), vload(vn + (i)), s, track)
+    size_t i = b;
+    for (; i + 4 * VLEN <= b + len; i += 4 * VLEN) {
+        STEP(s0, i);
+        STEP(s1, i + VLEN);
+        STEP(s2, i + 2 * VLEN);
+        STEP(s3, i + 3 * VLEN);
+        for (size_t j = i; j < i + 4 * VLEN; j += VLEN) {
+            const vf out = out_value(k, vload(y + j), vload(v + j), p);
+            if (stream)
+                vstream(o + j, out);
+            else
+                vstore(o + j, out);
+        }
+    }
+#undef STEP
+    float sum = vhsum(vadd(vadd(s0, s1), vadd(s2, s3)));
+    if (i < b + len) {
+        sum += block_dot(d1, yn + i, vn + i, b + len - i, track);
+        out_range(k, y + i, v + i, o + i, b + len - i, p, 0);
+    }
+    /* row r + 1 is not written yet: its block may be taken again */
+    return block_dot_end(k, d, yn + b, vn + b, len, sum, bmax, ymax_next);
+}
+
+/* Writes one row's output (kind k, from y, v) while it takes the next row's
+ * reduction (from yn, vn), a vector of each per step: the reduction's loads
+ * then issue beside the output's stores, which two passes would serialize.
+ * With `stream` (o aligned to the vector size), the whole vectors of the
+ * output go with non-temporal stores. Returns the next row's constant, and
+ * its max(y) where tracked. */
+static ALWAYS_INLINE double out_row_dot_next(enum out_kind k, enum dot_kind d,
+                                             const float *y, const float *v,
+                                             float *o, const out_params *p,
+                                             const float *yn, const float *vn,
+                                             size_t n, float *ymax_next,
+                                             int stream)
+{
+    double total = 0.0;
+    *ymax_next = -INFINITY;
+    for (size_t b = 0; b < n; b += BLOCK)
+        total += out_block_dot_next(k, d, y, v, o, p, yn, vn, b,
+                                    n - b < BLOCK ? n - b : BLOCK, ymax_next,
+                                    stream);
+    return total;
+}
+
+/* out_range over a row of n > 0 elements, block by block from the last */
+static ALWAYS_INLINE void out_row_from_end(enum out_kind k, const float *y,
+                                           const float *v, float *o, size_t n,
+                                           const out_params *p)
+{
+    for (size_t b = (n - 1) / BLOCK * BLOCK;; b -= BLOCK) {
+        out_range(k, y + b, v + b, o + b, n - b < BLOCK ? n - b : BLOCK, p, 0);
+        if (b == 0)
+            break;
+    }
+}
+
+/* The output pass over a row whose reduction pass just ended. Softmax's
+ * JVP walks a row of more than one block from the last block, whose
+ * inputs that pass left in L1 and L2; forwards, a row that barely fits L2
+ * (y and v of 8x128256) finds each block evicted just before it reads it.
+ * Softmax JVP/VJP 1x32000 and 8x32000 3-7% faster, 8x128256 2-4%
+ * (interleaved A/B, AVX-512 and AVX2). The log-softmax VJP's last row,
+ * whose exps make it less bound by its loads, made 8x32000 3-6% slower
+ * that way. Rows past SHORT_ROW go forwards, streamed (see out_row). */
+static ALWAYS_INLINE void out_row_after_dot(enum out_kind k, const float *y,
+                                            const float *v, float *o, size_t n,
+                                            const out_params *p)
+{
+    if (k == OUT_JVP && n > BLOCK && n <= SHORT_ROW)
+        out_row_from_end(k, y, v, o, n, p);
+    else
+        out_row(k, y, v, o, n, p);
+}
+
+/* Row r's output (kind k), and the reduction of row r + 1 unless r is the
+ * last: pipelined (see backward_rows), with non-temporal stores if
+ * `stream`, or in a pass of its own. */
+static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
+                                         int pipelined, int stream, int last,
+                                         const float *yr, size_t ldy,
+                                         const float *vr, size_t ldv,
+                                         float *o, size_t cols,
+                                         const out_params *p, float *ymax)
+{
+    if (last) {
+        out_row_after_dot(k, yr, vr, o, cols, p);
+        return 0.0;
+    }
+    if (pipelined)
+        return out_row_dot_next(k, d, yr, vr, o, p, yr + ldy, vr + ldv, cols,
+                                ymax, stream);
+    out_row_after_dot(k, yr, vr, o, cols, p);
+    return row_dot(k, d, yr + ldy, vr + ldv, cols, ymax);
+}
+
+/* Batches of y, v and out larger than this many bytes are taken to come
+ * from memory, not from a typical last-level cache (see backward_rows) */
+#define CACHED_BATCH ((size_t)16 << 20)
+
+/* backward_rows with its pass structure chosen; `stream` is a constant in
+ * each use, so that the copy without it is the code it was before */
+static ALWAYS_INLINE void backward_rows_as(enum out_kind k, enum dot_kind d,
+                                           float sign, size_t rows,
+                                           size_t cols, const float *y,
+                                           size_t ldy, const float *v,
+                                           size_t ldv, float *out, size_t ldo,
+                                           int pipelined, int stream)
+{
+    float ymax = 0.0f; /* of the row to write next, where tracked */
+    double c = rows ? row_dot(k, d, y, v, cols, &ymax) : 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        const out_params p = params(0.0f, sign * (float)c, 0.0f);
+        const int last = r + 1 == rows;
+        const float *yr = y + r * ldy, *vr = v + r * ldv;
+        float *o = out + r * ldo;
+        const int stream_row =
+            stream && (uintptr_t)o % (VLEN * sizeof(float)) == 0;
+        if (k == OUT_LSM_VJP && tracks_ymax(k) && ymax <= 0.0f)
+            c = backward_row(OUT_LSM_VJP_NONPOS, d, pipelined, stream_row,
+                             last, yr, ldy, vr, ldv, o, cols, &p, &ymax);
+        else
+            c = backward_row(k, d, pipelined, stream_row, last, yr, ldy, vr,
+                             ldv, o, cols, &p, &ymax);
+    }
+    if (stream)
+        vstream_fence(); /* order the streamed stores before the return */
+}
+
+/* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
+ * of up to SHORT_ROW elements may be software-pipelined: row r is written
+ * while row r + 1 is reduced. Rows do not overlap and `out` aliases an input only
+ * exactly, so writing row r never changes row r + 1.
+ * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
+ * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
+ * the rows stream from memory: pipelined, 256x32000 is 10-15% faster,
+ * but 8x32000 and 8x128256 (held in L2 and L3) are up to 7% slower, and
+ * 1024x1024 (rows of one block) 15% slower. So softmax pipelines only rows
+ * longer than a block in batches too large for a typical last-level
+ * cache.
+ * Pipelined rows of such batches write with non-temporal stores where the
+ * row is aligned to the vector size: the output is not read back soon,
+ * and those stores skip the read for ownership from memory. 256x32000:
+ * softmax JVP/VJP 8-27% faster (most on AVX-512), log-softmax JVP/VJP
+ * 5-11% on AVX-512 and within noise on AVX2 (-8% to +10% between runs). */
+static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
+                                        float sign, size_t rows, size_t cols,
+                                        const float *y, size_t ldy,
+                                        const float *v, size_t ldv,
+                                        float *out, size_t ldo)
+{
+    const int from_memory = rows * cols > CACHED_BATCH / (3 * sizeof(float));
+    const int pipelined = cols <= SHORT_ROW &&
+                          (d != DOT_Y_V || (cols > BLOCK && from_memory));
+    if (VEC_HAS_STREAM && pipelined && from_memory)
+        backward_rows_as(k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo, 1, 1);
+    else
+        backward_rows_as(k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo,
+                         pipelined, 0);
+}
+
+/* out = y * (v - <y, v>) */
+static void softmax_jvp(size_t rows, size_t cols, const float *y, size_t ldy,
+                        const float *v, size_t ldv, float *out, size_t ldo)
+{
+    backward_rows(OUT_JVP, DOT_Y_V, 1.0f, rows, cols, y, ldy, v, ldv, out, ldo);
+}
+
+/* out = v - <exp(y), v> */
+static void log_softmax_jvp(size_t rows, size_t cols, const float *y,
+                            size_t ldy, const float *v, size_t ldv,
+                            float *out, size_t ldo)
+{
+    backward_rows(OUT_LSM_JVP, DOT_EXPY_V, 1.0f, rows, cols, y, ldy, v, ldv,
+                  out, ldo);
+}
+
+/* out = g - exp(y) * sum(g) */
+static void log_softmax_vjp(size_t rows, size_t cols, const float *y,
+                            size_t ldy, const float *g, size_t ldg,
+                            float *out, size_t ldo)
+{
+    backward_rows(OUT_LSM_VJP, SUM_V, -1.0f, rows, cols, y, ldy, g, ldg, out,
+                  ldo);
+}

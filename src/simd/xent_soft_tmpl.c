@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cross-entropy with soft targets (probabilities): loss and gradient.
+ * A part of the kernel template: kernels_tmpl.c includes it, in order,
+ * after the parts it builds on; not a standalone header.
+ */
+
+/* The smoothed target q = (1 - e) p + e / n, as keep p + spread */
+static ALWAYS_INLINE vf soft_q(vf p, int smooth, vf keep, vf spread)
+{
+    return smooth ? vfma(p, keep, spread) : p;
+}
+
+/* The soft cross-entropy gradient a exp(d) - c q, with nc = -c */
+static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
+{
+    return vfma(e, a, vmul(q, nc));
+}
+
+/* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
+ * over n <= BLOCK elements; returns the block's loss. */
+static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
+                                          size_t n, float m, float log_s,
+                                          float keep, float spread, int smooth,
+                                          float a, float c, float *grad)
+{
+    const vf vm = vset1(m), vls = vset1(log_s), vkeep = vset1(keep);
+    const vf vspread = vset1(spread), va = vset1(a), vnc = vset1(-c);
+    vf acc = vzero();
+    size_t i = 0;
+    for (; i < n; i += VLEN) {
+        const size_t t = n - i < VLEN ? n - i : VLEN;
+        const vf zv = t == VLEN ? vload(z + i) : vload_part(z + i, t, m);
+        const vf pv = t == VLEN ? vload(p + i) : vload_part(p + i, t, 0.0f);
+        vf q = soft_q(pv, smooth, vkeep, vspread);
+        if (t < VLEN) /* padding lanes have q = spread: drop them */
+            q = vkeep_first(q, t);
+        const vf d = vsub(zv, vm);
+        acc = vfma_nonzero(q, vsub(vls, d), acc);
+        if (grad) {
+            const vf gv = soft_grad(exp_nonpos(d), q, va, vnc);
+            if (t == VLEN)
+                vstore(grad + i, gv);
+            else
+                vstore_part(grad + i, gv, t);
+        }
+    }
+    return vhsum(acc);
+}
+
+/* One vector of xent_soft_exp_block: returns exp(z - m), adds it to *se
+ * and q (z - m) to *sqd where q != 0 (z = -inf with q = 0 would add NaN). */
+static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
+{
+    const vf d = vsub(z, m), ev = exp_nonpos(d);
+    *se = vadd(*se, ev);
+    *sqd = vfma_nonzero(q, d, *sqd);
+    return ev;
+}
+
+/* exp(z - m) stored to e over n <= BLOCK elements; adds their sum to *s
+ * and sum(q (z - m)) over q != 0 to *qd, and sum(q) to *sq unless sq is
+ * NULL: float in runs of SOFT_SQ_RUN elements (16 terms per lane, as
+ * row_affine_sum_max, and at most two more in the last), double across
+ * them. */
+#define SOFT_SQ_RUN (32 * VLEN)
+static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
+                                              size_t n, float m, float keep,
+                                              float spread, int smooth,
+                                              float *e, double *s, double *qd,
+                                              double *sq)
+{
+    const vf vm = vset1(m), vkeep = vset1(keep), vspread = vset1(spread);
+    vf se0 = vzero(), se1 = se0, sqd0 = se0, sqd1 = se0, sq0 = se0, sq1 = se0;
+    size_t i = 0;
+    while (i + 2 * VLEN <= n) {
+        const size_t end = n - i < SOFT_SQ_RUN ? n : i + SOFT_SQ_RUN;
+        for (; i + 2 * VLEN <= end; i += 2 * VLEN) {
+            const vf q0 = soft_q(vload(p + i), smooth, vkeep, vspread);
+            const vf q1 = soft_q(vload(p + i + VLEN), smooth, vkeep, vspread);
+            vstore(e + i, soft_exp_step(vload(z + i), q0, vm, &se0, &sqd0));
+            vstore(e + i + VLEN, soft_exp_step(vload(z + i + VLEN), q1, vm, &se1, &sqd1));
+            if (sq) {
+                sq0 = vadd(sq0, q0);
+                sq1 = vadd(sq1, q1);
+            }
+        }
+        if (sq && i + 2 * VLEN <= n) { /* the last run goes with the tail */
+            *sq += vhsum(vadd(sq0, sq1));
+            sq0 = sq1 = vzero();
+        }
+    }
+    for (; i + VLEN <= n; i += VLEN) {
+        const vf q = soft_q(vload(p + i), smooth, vkeep, vspread);
+        vstore(e + i, soft_exp_step(vload(z + i), q, vm, &se0, &sqd0));
+        if (sq)
+            sq0 = vadd(sq0, q);
+    }
+    if (i < n) { /* padding lanes: z = -inf gives exp 0; q = spread, dropped */
+        const size_t t = n - i;
+        const vf q = vkeep_first(soft_q(vload_part(p + i, t, 0.0f), smooth, vkeep, vspread), t);
+        vstore_part(e + i, soft_exp_step(vload_part(z + i, t, -INFINITY), q, vm, &se1, &sqd1), t);
+        if (sq)
+            sq1 = vadd(sq1, q);
+    }
+    *s += vhsum(vadd(se0, se1));
+    *qd += vhsum(vadd(sqd0, sqd1));
+    if (sq)
+        *sq += vhsum(vadd(sq0, sq1));
+}
+
+/* sum(q) over [0, n) of p, and max(z) into *zmax, from one loop. Without
+ * smoothing the weights are constant (1 and 0), and that copy drops the
+ * multiply-add (see row_affine_sum_max). */
+static ALWAYS_INLINE double soft_sum_q_max(const float *p, size_t n, int smooth,
+                                           float keep, float spread,
+                                           const float *z, float *zmax)
+{
+    return smooth ? row_affine_sum_max(p, n, keep, spread, z, zmax)
+                  : row_affine_sum_max(p, n, 1.0f, 0.0f, z, zmax);
+}
+
+/* g = a e - c q in place over the exps e held in g */
+static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
+                                     float a, float c, float keep,
+                                     float spread, int smooth)
+{
+    const vf va = vset1(a), vnc = vset1(-c), vkeep = vset1(keep);
+    const vf vspread = vset1(spread);
+#define SOFT_GRAD(ev, pv) soft_grad(ev, soft_q(pv, smooth, vkeep, vspread), va, vnc)
+    size_t i = 0;
+    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
+        vstore(g + i, SOFT_GRAD(vload(g + i), vload(p + i)));
+        vstore(g + i + VLEN, SOFT_GRAD(vload(g + i + VLEN), vload(p + i + VLEN)));
+    }
+    for (; i + VLEN <= n; i += VLEN)
+        vstore(g + i, SOFT_GRAD(vload(g + i), vload(p + i)));
+    if (i < n)
+        vstore_part(g + i, SOFT_GRAD(vload_part(g + i, n - i, 0.0f),
+                                     vload_part(p + i, n - i, 0.0f)), n - i);
+#undef SOFT_GRAD
+}
+
+/* Soft cross-entropy of one row (sum_q = sum(q), finite) from two passes
+ * over z and p: statistics, then the loss terms q (log S - d) beside the
+ * gradient a e - c q, with a second exp. g may be NULL, z or p. */
+static float xent_soft_row_two_pass(size_t cols, const float *z,
+                                    const float *p, const smx_xent_params *prm,
+                                    double sum_q, float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    float m;
+    double s;
+    if (!row_stats(z, cols, &m, &s))
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
+    if (isnan(s)) {
+        if (g)
+            fill(g, cols, NAN);
+        return NAN;
+    }
+    const float log_s = (float)log_inline(s), a = (float)(scale * sum_q / s);
+    double l = 0.0;
+    for (size_t b = 0; b < cols; b += BLOCK) {
+        const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
+        l += xent_soft_block(z + b, p + b, len, m, log_s, (float)keep,
+                             (float)spread, e != 0.0, a, (float)scale,
+                             g ? g + b : NULL);
+    }
+    return (float)l;
+}
+
+/* Soft cross-entropy of up to GROUP rows that fit in cache (one row when
+ * they are longer than SOFT_GROUP_ROW), with gradients g != p (g may be z;
+ * rows longer than a block with g apart from z go block by block instead:
+ * xent_soft_row_online),
+ * phase by phase as rowwise_rows_short:
+ * 1. max(z), nothing written: a row whose max is not finite goes to the
+ *    scalar reference whole;
+ * 2. the exps stored into g while summed, beside sum(q d) (d = z - M), so
+ *    loss = log S sum(q) - sum(q d) needs no second look at z, and sum(q):
+ *    a row whose sum(q) is not finite goes to the scalar reference, which
+ *    overwrites the exps;
+ * 3. the gradient a e - c q from g and p alone.
+ * One exp per element where the two-pass row takes two. With g = z, the
+ * exps overwrite z, so sum(q) must be known first: phase 1 takes it beside
+ * the max, from a read of p that the other case saves (interleaved A/B:
+ * AVX-512 3-12% faster, AVX2 2-7% on rows of 1000 and more, 1% slower on
+ * 4096x128, up to 7% on a lone row of 64, where the instructions are the
+ * same but sum(q) joins the exp pass's chains). */
+static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
+                                                  size_t cols, const float *z,
+                                                  size_t ldz, const float *p,
+                                                  size_t ldp,
+                                                  const smx_xent_params *prm,
+                                                  float *loss, float *grad,
+                                                  size_t ldg)
+{
+    const double e = prm->smoothing, scale = prm->grad_scale;
+    const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
+    const int smooth = e != 0.0;
+    float m[GROUP];
+    double sum_q[GROUP], s[GROUP], qd[GROUP];
+    int live[GROUP];
+    for (size_t k = 0; k < g; k++) {
+        const float *zk = z + k * ldz, *pk = p + k * ldp;
+        if (q_first) {
+            sum_q[k] = soft_sum_q_max(pk, cols, smooth, keep, spread, zk, &m[k]);
+        } else {
+            m[k] = block_max(zk, cols);
+            sum_q[k] = 0.0;
+        }
+        live[k] = isfinite(m[k]) && isfinite(sum_q[k]);
+        if (!live[k]) /* see xent_soft */
+            loss[k] = smx_xent_soft_row_scalar(cols, zk, pk, prm, grad + k * ldg);
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!live[k])
+            continue;
+        s[k] = qd[k] = 0.0;
+        for (size_t b = 0; b < cols; b += BLOCK)
+            xent_soft_exp_block(z + k * ldz + b, p + k * ldp + b,
+                                cols - b < BLOCK ? cols - b : BLOCK, m[k], keep,
+                                spread, smooth, grad + k * ldg + b, &s[k], &qd[k],
+                                q_first ? NULL : &sum_q[k]);
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!live[k])
+            continue;
+        float *gk = grad + k * ldg;
+        if (!q_first && !isfinite(sum_q[k])) {
+            loss[k] = smx_xent_soft_row_scalar(cols, z + k * ldz, p + k * ldp, prm, gk);
+            continue;
+        }
+        if (isnan(s[k])) {
+            fill(gk, cols, NAN);
+            loss[k] = NAN;
+            continue;
+        }
+        xent_soft_grad_from_exps(gk, p + k * ldp, cols, (float)(scale * sum_q[k] / s[k]),
+                                 (float)scale, keep, spread, smooth);
+        loss[k] = (float)(log_inline(s[k]) * sum_q[k] - qd[k]);
+    }
+}
+
+static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
+                                 size_t ldz, const float *p, size_t ldp,
+                                 const smx_xent_params *prm, float *loss,
+                                 float *grad, size_t ldg)
+{
+    if (grad == z)
+        xent_soft_rows_short_as(1, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+    else
+        xent_soft_rows_short_as(0, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+}
+
+/* A soft row longer than a block, with g apart from z and p (the API
+ * admits no partial overlap): phases 1 and 2 of xent_soft_rows_short block
+ * by block, so that the exp pass reads a block that its max pass has just
+ * brought to L1, where the whole-row phases read z and p twice from L2 or
+ * beyond (256x32000 15-19% faster on AVX-512 and AVX2; rows held in L2 or
+ * L3, 1x32000, 8x32000 and 8x128256, about 1% slower). The exps of block b
+ * are stored relative to the running max m_b (S and sum(q d) are rescaled
+ * as it grows, as in row_stats) and the gradient pass scales them by
+ * exp(m_b - M). A row found not finite (max or sum(q)) goes whole to the
+ * scalar reference, which overwrites the blocks already written: z and p
+ * are intact. Blocks masked to -inf before any finite max are summed
+ * against 0 instead (their exps are 0, their q d -inf where q != 0, for
+ * any finite max) and scaled by exp(-inf) = 0. */
+static float xent_soft_row_online(size_t cols, const float *z, const float *p,
+                                  const smx_xent_params *prm, float *g)
+{
+    const double e = prm->smoothing, scale = prm->grad_scale;
+    const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
+    const int smooth = e != 0.0;
+    float mb[SHORT_ROW / BLOCK];
+    float m = -INFINITY;
+    double sum_q = 0.0, s = 0.0, qd = 0.0;
+    for (size_t b = 0; b < cols; b += BLOCK) {
+        const size_t len = cols - b < BLOCK ? cols - b : BLOCK;
+        const float bm = block_max(z + b, len);
+        if (isnan(bm) || bm == INFINITY)
+            return smx_xent_soft_row_scalar(cols, z, p, prm, g);
+        if (bm > m) {
+            if (m != -INFINITY) { /* sum(q (z - bm)) = qd + sum(q) (m - bm) */
+                s *= exp((double)m - (double)bm);
+                qd += sum_q * ((double)m - (double)bm);
+            }
+            m = bm;
+        }
+        mb[b / BLOCK] = m;
+        xent_soft_exp_block(z + b, p + b, len, m == -INFINITY ? 0.0f : m, keep,
+                            spread, smooth, g + b, &s, &qd, &sum_q);
+    }
+    if (m == -INFINITY || !isfinite(sum_q))
+        return smx_xent_soft_row_scalar(cols, z, p, prm, g);
+    if (isnan(s)) {
+        fill(g, cols, NAN);
+        return NAN;
+    }
+    const double a = scale * sum_q / s;
+    for (size_t b = 0; b < cols; b += BLOCK)
+        xent_soft_grad_from_exps(g + b, p + b, cols - b < BLOCK ? cols - b : BLOCK,
+                                 (float)(a * exp((double)mb[b / BLOCK] - (double)m)),
+                                 (float)scale, keep, spread, smooth);
+    return (float)(log_inline(s) * sum_q - qd);
+}
+
+/* Soft rows are grouped up to 256 elements: four rows of z, p and g then
+ * take 12 KiB. Grouped rows of 1024 (48 KiB, past L1) measured 5-10% slower
+ * on 1024x1024; grouped rows of 128 gain 12-15% on 4096x128. */
+#define SOFT_GROUP_ROW 256
+static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
+                      const float *p, size_t ldp, const smx_xent_params *prm,
+                      float *loss, float *grad, size_t ldg)
+{
+    const double e = prm->smoothing;
+    const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
+    if (grad && grad != p && grad != z && cols > BLOCK && cols <= SHORT_ROW) {
+        for (size_t r = 0; r < rows; r++) {
+            const float l = xent_soft_row_online(cols, z + r * ldz, p + r * ldp,
+                                                 prm, grad + r * ldg);
+            if (loss)
+                loss[r] = l;
+        }
+        return;
+    }
+    if (grad && grad != p && cols <= SHORT_ROW) {
+        const size_t group = cols <= SOFT_GROUP_ROW ? GROUP : 1;
+        float l[GROUP];
+        for (size_t r = 0; r < rows; r += group) {
+            const size_t g = rows - r < group ? rows - r : group;
+            xent_soft_rows_short(g, cols, z + r * ldz, ldz, p + r * ldp, ldp,
+                                 prm, loss ? loss + r : l, grad + r * ldg, ldg);
+        }
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const float *zr = z + r * ldz, *pr = p + r * ldp;
+        float *g = grad ? grad + r * ldg : NULL;
+        const double sum_q = row_affine_sum(pr, cols, keep, spread);
+        float l;
+        /* Targets that are infinite or NaN (not probabilities) go to the
+         * scalar reference, which defines their limits: where log S - d
+         * rounds to 0 in float but not in double, q (log S - d) would be
+         * inf * 0 here and inf there (the fuzzer found it in both paths). */
+        if (!isfinite(sum_q))
+            l = smx_xent_soft_row_scalar(cols, zr, pr, prm, g);
+        else
+            l = xent_soft_row_two_pass(cols, zr, pr, prm, sum_q, g);
+        if (loss)
+            loss[r] = l;
+    }
+}

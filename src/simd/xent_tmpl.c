@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cross-entropy with class targets: loss and gradient.
+ * A part of the kernel template: kernels_tmpl.c includes it, in order,
+ * after the parts it builds on; not a standalone header.
+ */
+
+/* The loss from the row statistics, with lse - z_j written as
+ * (m - z_j) + log S so that log S survives a large |m|:
+ * (1 - e)((m - z_t) + log S) + e (log S + sum(m - z) / n), each term only
+ * when its weight is not zero. */
+static float xent_loss(float m, double log_s, double zt, double keep,
+                       double e, double sum_m_minus_z, size_t cols)
+{
+    double l = 0.0;
+    if (keep != 0.0)
+        l += keep * (((double)m - zt) + log_s);
+    if (e != 0.0)
+        l += e * (log_s + sum_m_minus_z / (double)cols);
+    return (float)l;
+}
+
+/* The gradient scale (p - q), q = keep onehot(t) + spread: off the target,
+ * a exp(z - m) + b with these constants (p = exp(z - m) / S); at the
+ * target, from its probability p_t. */
+static out_params xent_grad_params(float m, double scale, double s,
+                                   double spread)
+{
+    return params(m, (float)(scale / s), (float)(-scale * spread));
+}
+
+static float xent_target_grad(double scale, double p_t, double keep,
+                              double spread)
+{
+    return (float)(scale * (p_t - keep - spread));
+}
+
+/* Rows up to SHORT_ROW with a gradient, GROUP at a time: the max pass finds
+ * edge rows before anything is written (the gradient may overwrite the
+ * logits), the exps are stored into the gradient while summed, and a last
+ * in-cache pass scales them: one exp per element. */
+static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
+                            const int32_t *t, const smx_xent_params *prm,
+                            float *loss, float *grad, size_t ldg)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    float m[GROUP], zt[GROUP];
+    double s[GROUP], sum_z[GROUP];
+    int live[GROUP]; /* not ignored, finite max */
+    for (size_t k = 0; k < g; k++) {
+        const float *zk = z + k * ldz;
+        live[k] = t[k] != prm->ignore_index;
+        if (!live[k])
+            continue;
+        m[k] = block_max(zk, cols);
+        zt[k] = zk[t[k]];
+        sum_z[k] = e != 0.0 ? row_affine_sum(zk, cols, -1.0f, m[k]) : 0.0;
+        if (!isfinite(m[k])) {
+            const float l = smx_xent_row_scalar(cols, zk, t[k], prm, grad + k * ldg);
+            if (loss)
+                loss[k] = l;
+            live[k] = 0;
+        }
+    }
+    for (size_t k = 0; k < g; k++) {
+        float *gk = grad + k * ldg;
+        if (t[k] == prm->ignore_index) {
+            if (loss)
+                loss[k] = 0.0f;
+            fill(gk, cols, 0.0f);
+            continue;
+        }
+        if (!live[k])
+            continue;
+        s[k] = row_exp_store_sum(z + k * ldz, cols, m[k], gk, exp_nonpos, 0, NULL);
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!live[k])
+            continue;
+        float *gk = grad + k * ldg;
+        if (isnan(s[k])) {
+            if (loss)
+                loss[k] = NAN;
+            fill(gk, cols, NAN);
+            continue;
+        }
+        if (loss) /* log S only for the loss */
+            loss[k] = xent_loss(m[k], log_inline(s[k]), zt[k], keep, e, sum_z[k],
+                                cols);
+        /* grad = scale (e / S - spread), in place over the stored exps; the
+         * target's e_t is read first: p_t = e_t / S, no second exp */
+        const double p_t = (double)gk[t[k]] / s[k];
+        const out_params p = xent_grad_params(0.0f, scale, s[k], spread);
+        out_row(OUT_AFFINE, gk, NULL, gk, cols, &p);
+        gk[t[k]] = xent_target_grad(scale, p_t, keep, spread);
+    }
+}
+
+/* Long rows, or the loss alone: one statistics pass reads the logits for
+ * max, sum and the target logit (plus their sum when smoothing), and one
+ * more pass recomputes the exps to write the gradient, in place or not. */
+static void xent_row_long(size_t cols, const float *z, int32_t t,
+                          const smx_xent_params *prm, float *loss, float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    if (t == prm->ignore_index) {
+        *loss = 0.0f;
+        if (g)
+            fill(g, cols, 0.0f);
+        return;
+    }
+    float m;
+    double s;
+    if (!row_stats(z, cols, &m, &s)) {
+        *loss = smx_xent_row_scalar(cols, z, t, prm, g);
+        return;
+    }
+    if (isnan(s)) {
+        *loss = NAN;
+        if (g)
+            fill(g, cols, NAN);
+        return;
+    }
+    const double zt = z[t], log_s = log_inline(s);
+    *loss = xent_loss(m, log_s, zt, keep, e,
+                      e != 0.0 ? row_affine_sum(z, cols, -1.0f, m) : 0.0, cols);
+    if (g) {
+        /* grad = a exp(z - m) + b: a and b fold 1/S, the scale and the
+         * uniform part of the target; the target element is fixed below */
+        const out_params p = xent_grad_params(m, scale, s, spread);
+        out_row(OUT_GRAD, z, NULL, g, cols, &p);
+        g[t] = xent_target_grad(scale, exp((zt - (double)m) - log_s), keep, spread);
+    }
+}
+
+/* A lone row in registers (see lone_short_row): everything is read before
+ * the gradient, which may overwrite the logits, is written. */
+static float xent_row_regs(size_t cols, const float *z, int32_t t,
+                           const smx_xent_params *prm, int want_loss, float *g)
+{
+    const double e = prm->smoothing, keep = 1.0 - e, spread = e / (double)cols;
+    const double scale = prm->grad_scale;
+    if (t == prm->ignore_index) {
+        if (g)
+            fill(g, cols, 0.0f);
+        return 0.0f;
+    }
+    reg_row r;
+    const float m = reg_row_load_max(&r, z, cols);
+    if (!isfinite(m))
+        return smx_xent_row_scalar(cols, z, t, prm, g);
+    const float zt = z[t];
+    const double sum_z = e != 0.0 ? row_affine_sum(z, cols, -1.0f, m) : 0.0;
+    const double s = reg_row_exp_sum(&r, m, g != NULL);
+    if (isnan(s)) {
+        if (g)
+            fill(g, cols, NAN);
+        return NAN;
+    }
+    if (g) {
+        /* the target's exp as its lane has it: the same function of the
+         * same float zt - m */
+        const double p_t = (double)vfirst(exp_nonpos(vset1(zt - m))) / s;
+        const out_params p = xent_grad_params(0.0f, scale, s, spread);
+        reg_row_store(&r, OUT_AFFINE, &p, g);
+        g[t] = xent_target_grad(scale, p_t, keep, spread);
+    }
+    return want_loss ? xent_loss(m, log_inline(s), zt, keep, e, sum_z, cols) : 0.0f;
+}
+
+static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
+                 const int32_t *targets, const smx_xent_params *prm,
+                 float *loss, float *grad, size_t ldg)
+{
+    if (lone_short_row(rows, cols)) {
+        const float l = xent_row_regs(cols, z, targets[0], prm, loss != NULL, grad);
+        if (loss)
+            loss[0] = l;
+        return;
+    }
+    if (grad && cols <= SHORT_ROW) {
+        const size_t group = cols <= GROUP_ROW ? GROUP : 1;
+        float l[GROUP];
+        for (size_t r = 0; r < rows; r += group) {
+            const size_t g = rows - r < group ? rows - r : group;
+            xent_rows_short(g, cols, z + r * ldz, ldz, targets + r, prm,
+                            loss ? loss + r : l, grad + r * ldg, ldg);
+        }
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float l;
+        xent_row_long(cols, z + r * ldz, targets[r], prm, &l,
+                      grad ? grad + r * ldg : NULL);
+        if (loss)
+            loss[r] = l;
+    }
+}
