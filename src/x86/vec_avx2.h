@@ -124,7 +124,8 @@ static inline vf vlookup(const float table[8], vf idx)
  * normal float; at floor(n) = -127 it is (T[j] - 1) 2^-126, below FLT_MIN,
  * and +0 at the clamp itself (n = -127 exactly, j = 0). One shift and one
  * add, where shift, mask and multiply take one multiply more: softmax,
- * log-softmax and cross-entropy 4-5% faster, the log-softmax VJP 7-10%. */
+ * log-softmax, logsumexp and cross-entropy 3-5% faster, the log-softmax
+ * VJP 7-10%. */
 static inline vf vlookup_scaled(const float table[8], vf nb)
 {
     const __m256i bias = _mm256_setr_epi32(127 << 23, 127 << 23 | 1 << 20, 127 << 23 | 2 << 20,
