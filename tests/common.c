@@ -100,12 +100,17 @@ int is_sentinel(float v)
     return b == SENTINEL_BITS;
 }
 
+void fill_sentinel(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = sentinel();
+}
+
 float *alloc_sentinel(size_t n)
 {
     float *p = malloc((n ? n : 1) * sizeof *p);
     ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = sentinel();
+    fill_sentinel(p, n);
     return p;
 }
 

@@ -47,6 +47,8 @@ void fill_normal(rng *r, float *x, size_t n, double sigma);
 /* A NaN with a payload no kernel produces: marks cells nothing may write. */
 float sentinel(void);
 int is_sentinel(float v);
+/* Sets p[0, n) to sentinel(). */
+void fill_sentinel(float *p, size_t n);
 /* malloc'd floats, every one set to sentinel(); aborts the test on OOM. */
 float *alloc_sentinel(size_t n);
 float *dup_floats(const float *x, size_t n);

@@ -87,8 +87,7 @@ static float *buffer_alloc(buffer *b, size_t n, int guard)
     if (!guard)
         return b->p = alloc_sentinel(n);
     b->p = guarded_alloc(&b->g, n * sizeof(float), guard == 1);
-    for (size_t i = 0; i < n; i++)
-        b->p[i] = sentinel();
+    fill_sentinel(b->p, n);
     return b->p;
 }
 
@@ -182,8 +181,7 @@ START_TEST(long_rows_unaligned)
         make_inputs(&g, (enum op)op, rows, cols, ld, y, v);
         for (size_t off = 0; off < 4; off += 3) {
             float *out = buf + off + 1;
-            for (size_t i = 0; i < rows * ld + 16; i++)
-                buf[i] = sentinel();
+            fill_sentinel(buf, rows * ld + 16);
             double *ref = malloc(cols * sizeof *ref), *bar = malloc(cols * sizeof *bar);
             ck_assert(ref && bar);
             ck_assert_int_eq(call((enum op)op, rows, cols, y, ld, v, ld, out, ld), SMX_OK);

@@ -97,8 +97,7 @@ static void *worker(void *arg)
     pthread_barrier_wait(&start_line);
     for (int it = 0; it < ITERS; it++) {
         const int op = it % N_OPS;
-        for (size_t i = 0; i < N + ROWS; i++)
-            out[i] = sentinel();
+        fill_sentinel(out, N + ROWS);
         if (run_op(op, out) != SMX_OK || !matches_an_isa(op, out))
             *bad = 1;
     }

@@ -261,8 +261,8 @@ static ALWAYS_INLINE void backward_rows_as(enum out_kind k, enum dot_kind d,
 
 /* out = f(y, v, c) row by row, c the row's reduction (see dot_kind). Rows
  * of up to SHORT_ROW elements may be software-pipelined: row r is written
- * while row r + 1 is reduced. Rows do not overlap and `out` aliases an input only
- * exactly, so writing row r never changes row r + 1.
+ * while row r + 1 is reduced. Rows do not overlap and `out` aliases an
+ * input only exactly, so writing row r never changes row r + 1.
  * Measured (AVX-512, Zen4): 10-20% faster for the log-softmax ops on every
  * multi-row shape. Softmax, whose plain dot pass is cheap, gains only when
  * the rows stream from memory: pipelined, 256x32000 is 10-15% faster,

@@ -9,10 +9,11 @@
  * registers through max, exp and sum to its one output store; no second
  * read of x, no stored exps read back. On rows of 128 floats (AVX-512) it
  * took 15-20% less time than the grouped passes (forward_tmpl.c).
- * Log-softmax, logsumexp and cross-entropy measured 10-20% slower this way on many
- * rows (log-softmax on AVX-512 4096x128: 15% slower still, after its
- * grouped passes began to store x - M): their grouped passes overlap four
- * rows' chains of reductions and log, which one row at a time serializes.
+ * Log-softmax, logsumexp and cross-entropy measured 10-20% slower this way
+ * on many rows (log-softmax on AVX-512 4096x128: 15% slower still, after
+ * its grouped passes began to store x - M): their grouped passes overlap
+ * four rows' chains of reductions and log, which one row at a time
+ * serializes.
  * They use it only for a lone row.
  * The loops over j are unrolled completely, so v[] lives in registers;
  * the j < nv tests are per row, and predicted. */
