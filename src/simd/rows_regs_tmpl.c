@@ -10,11 +10,16 @@
  * read of x, no stored exps read back. On rows of 128 floats (AVX-512) it
  * took 15-20% less time than the grouped passes (forward_tmpl.c).
  * Log-softmax, logsumexp and cross-entropy measured 10-20% slower this way
- * on many rows (log-softmax on AVX-512 4096x128: 15% slower still, after
- * its grouped passes began to store x - M): their grouped passes overlap
+ * on many rows (log-softmax on AVX-512 4096x128: 12-15% slower still, with
+ * the constant-length copy of `rowwise`): their grouped passes overlap
  * four rows' chains of reductions and log, which one row at a time
- * serializes.
- * They use it only for a lone row.
+ * serializes. They use it only for a lone row.
+ * Cross-entropy with that copy (AVX-512 4096x128, interleaved): 8-10%
+ * faster without a loss, no faster with one (a scalar log per row, or
+ * losses batched to one SLEEF vector log per 16 rows, cost what the saved
+ * pass gains), AVX2 4096x64 5% slower. Softmax rows software-pipelined
+ * (row r + 1 loaded and its max taken before row r's exps) measured no
+ * faster than in order: the core already overlaps consecutive rows.
  * The loops over j are unrolled completely, so v[] lives in registers;
  * the j < nv tests are per row, and predicted. */
 #define REG_VECS 8
