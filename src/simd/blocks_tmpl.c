@@ -6,7 +6,10 @@
  * after the parts it builds on; not a standalone header.
  */
 
-static float block_max(const float *x, size_t n)
+/* max of x[0, n). Inlined everywhere: GCC left it out of line in
+ * cross-entropy's grouped rows, where the call per row cost AVX-512
+ * 4096x128 3%. */
+static ALWAYS_INLINE float block_max(const float *x, size_t n)
 {
     vf m0 = vset1(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     size_t i = 0;
