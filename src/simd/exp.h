@@ -36,13 +36,13 @@
  *
  * Cut-offs: where exp(x) < FLT_MIN the result is +0 or subnormal, never
  * more than FLT_MIN (tests/test_exp.c checks every float down to -120).
- * AVX2 and NEON clamp x to VEXP_LO, where the exponent field they build
- * is 0. NEON gives +0 from ln(FLT_MIN) - 0.35 down. AVX2's exp_nonpos
- * builds T 2^floor(n) in integer arithmetic (vlookup_scaled): between
- * VEXP_LO and ln(FLT_MIN) it gives a subnormal below the true value, and
- * +0 from VEXP_LO down. AVX-512's scalef rounds into the subnormals down
- * to 2^-150. -inf gives +0, NaN gives NaN. exp_any also handles x > 0:
- * above ln(FLT_MAX) it gives +inf.
+ * exp_nonpos clamps x to VEXP_LO, where the exponent field it builds is
+ * 0. NEON gives +0 from ln(FLT_MIN) - 0.35 down. AVX2 and AVX-512 build
+ * T 2^floor(n) in integer arithmetic (vlookup_scaled): between VEXP_LO
+ * and ln(FLT_MIN) that gives a subnormal below the true value, and +0
+ * from VEXP_LO down. exp_any scales last (AVX-512: scalef, which rounds
+ * into the subnormals down to 2^-150) and also handles x > 0: above
+ * ln(FLT_MAX) it gives +inf. -inf gives +0, NaN gives NaN.
  */
 #ifndef SMX_SIMD_EXP_H
 #define SMX_SIMD_EXP_H
@@ -50,19 +50,16 @@
 #ifndef VEXP_TABLE_BITS
 #define VEXP_TABLE_BITS 0
 #endif
-/* VEXP_SHORT_CHAIN (table method): the vector layer's exp loops are bound
- * by the latency of each exp's chain of dependent operations, not by the
- * operations' throughput (AVX2 on Zen4, which keeps too few of them in
- * flight to cover it), so exp_poly and exp_nonpos below take the shorter
- * chain: 12-16% faster softmax and logsumexp on AVX2. AVX-512 is bound by
- * the throughput of its vector operations instead (an exp-sum loop there
- * runs as fast with 2 accumulators as with 8, and dropping any one of its
- * 13 operations saves 7-13%): the same change measured no faster there,
- * and cross-entropy 12-19% slower. Such a layer provides vlookup_scaled,
- * T[j] 2^floor(n) from nb, in place of vscale_nonpos. */
-#ifndef VEXP_SHORT_CHAIN
-#define VEXP_SHORT_CHAIN 0
-#endif
+/* The table method's exp loops (AVX2, AVX-512) are bound by their vector
+ * operations, and on Zen4 by which pipes run them: FMAs on two, adds,
+ * max and vscalefps on the other two, where vscalefps takes two cycles
+ * (8 independent ones: 16 cycles, 8 vaddps: 8), while the integer
+ * shift and add run on any of the four. So exp_nonpos builds T 2^floor(n)
+ * in integer arithmetic (the vector layer's vlookup_scaled), beside the
+ * polynomial, and the polynomial takes the form with the shorter chain:
+ * on AVX-512 softmax, log-softmax, logsumexp and cross-entropy 2-4%
+ * faster than scalef (1-2% with Horner's form); on AVX2, where the loops
+ * are bound by the chain's latency instead, 12-16%. */
 
 /* exp_any's clamp: exp(-110) < 2^-150 rounds to +0 and 2^128 to +inf.
  * exp_nonpos clamps at VEXP_LO, which the vector layer sets where its
@@ -126,10 +123,10 @@ static inline vf exp_poly(vf r)
     p = vfma(p, r, vset1(EXP_P0));
     return vfma(p, r, vset1(1.0f));
 }
-#elif VEXP_SHORT_CHAIN
+#else
 /* r Q(r) ~ exp(r) - 1, as r + r^2 (Q1 + Q2 r [+ Q3 r^2]): r^2 comes beside
- * Q1 + Q2 r, so the chain is two operations shorter than Horner's form
- * (below), in as many operations, and r is added last, in one rounding. */
+ * Q1 + Q2 r, so the chain is two operations shorter than Horner's form,
+ * in as many operations, and r is added last, in one rounding. */
 static inline vf exp_poly(vf r)
 {
     const vf r2 = vmul(r, r);
@@ -138,18 +135,6 @@ static inline vf exp_poly(vf r)
     q = vfma(vset1(EXP_Q3), r2, q);
 #endif
     return vfma(r2, q, r);
-}
-#else
-/* r Q(r) ~ exp(r) - 1 */
-static inline vf exp_poly(vf r)
-{
-#if VEXP_TABLE_BITS == 3
-    vf q = vfma(vset1(EXP_Q3), r, vset1(EXP_Q2));
-    q = vfma(q, r, vset1(EXP_Q1));
-#else
-    vf q = vfma(vset1(EXP_Q2), r, vset1(EXP_Q1));
-#endif
-    return vmul(vfma(q, r, vset1(1.0f)), r);
 }
 #endif
 
@@ -171,11 +156,12 @@ static inline vf exp_nonpos(vf x)
 {
     vf n, nb;
     const vf r = exp_reduce(vmax(vset1(VEXP_LO), x), &n, &nb); /* NaN stays */
-#if VEXP_TABLE_BITS != 0 && VEXP_SHORT_CHAIN
-    /* T 2^floor(n) first, from nb alone, beside the polynomial: the scaling
-     * leaves the chain of dependent operations. The vector layer's
-     * vlookup_scaled is exact where T 2^floor(n) is a normal float (see
-     * there), so normal results are the same bits as scaling afterwards. */
+#if VEXP_TABLE_BITS != 0
+    /* T 2^floor(n) first, from nb alone, beside the polynomial (see the
+     * top): the scaling leaves the chain of dependent operations. The
+     * vector layer's vlookup_scaled is exact where T 2^floor(n) is a normal
+     * float (see there), so normal results are the same bits as scaling
+     * afterwards. */
     const vf t = vlookup_scaled(exp_table, nb);
     return vfma(t, exp_poly(r), t);
 #else

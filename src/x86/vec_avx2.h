@@ -105,9 +105,6 @@ static inline vf pow2i(__m256i n)
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_TABLE_BITS 3
 #define VEXP_LO (-88.0f)
-/* latency bound (exp.h): exp_nonpos takes T 2^floor(n) first, from
- * vlookup_scaled */
-#define VEXP_SHORT_CHAIN 1
 /* vscale_any takes 8 vector ops more than exp_nonpos's scaling: the
  * kernels check for x <= 0 to use exp_nonpos where they may
  * (backward_tmpl.c) */

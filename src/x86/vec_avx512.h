@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The vector vocabulary of src/simd/ kernels, for AVX-512 (F, DQ, VL, BW):
- * 16 floats, tails by mask registers (masked-off lanes never fault), 2^n by
- * vscalefps.
+ * 16 floats, tails by mask registers (masked-off lanes never fault), 2^n in
+ * integer arithmetic for exp of x <= 0 and by vscalefps for any x.
  */
 #ifndef SMX_VEC_AVX512_H
 #define SMX_VEC_AVX512_H
@@ -70,24 +70,41 @@ static inline float vfirst(vf a) { return _mm512_cvtss_f32(a); }
 static inline float vhsum(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
 
-/* exp support (src/simd/exp.h: the table method, 16 entries). scalef
- * computes y * 2^floor(n) for any n, rounding correctly into subnormals
- * and to 0 or inf, so one clamp range serves both versions: below -110 the
+/* exp support (src/simd/exp.h: the table method, 16 entries). The shifter
+ * nb holds 16 (floor(n) + 127) + index in its low mantissa bits, so a
+ * shift by 19 moves the biased exponent of 2^floor(n) into place.
+ * exp_nonpos clamps x to VEXP_LO, where n = -127 exactly (2^4 x / ln2 =
+ * -2032.01) and the field built is 0: -inf and every x below give +0.
+ * exp_any scales last with scalef, which computes y 2^floor(n) for any n,
+ * rounding correctly into subnormals and to 0 or inf: below -110 the
  * result (< 2^-150) rounds to +0; above 89, to +inf. */
 #define VEXP_TABLE_BITS 4
-#define VEXP_LO (-110.0f)
+#define VEXP_LO (-88.03f)
 /* table[low 4 bits of each lane of idx] (vpermps) */
 static inline vf vlookup(const float table[16], vf idx)
 {
     return _mm512_permutexvar_ps(_mm512_castps_si512(idx), _mm512_loadu_ps(table));
 }
-static inline vf vscale_nonpos(vf y, vf n, vf nb)
+/* T[j] 2^floor(n) for exp_nonpos (x in [VEXP_LO, 0]) in integer operations,
+ * as the AVX2 layer's: nb << 19 holds the biased exponent floor(n) + 127
+ * above the index j (bits 19-22), so adding it to the bits of T[j] less
+ * (127 << 23 | j << 19) gives the bits of T[j] 2^floor(n), exact where that
+ * is a normal float. One permute, one shift and one add, which run on any
+ * vector pipe, where scalef takes two cycles of an adder's (exp.h). */
+static inline vf vlookup_scaled(const float table[16], vf nb)
+{
+    const __m512i j = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i bias = _mm512_or_si512(_mm512_set1_epi32(127 << 23), _mm512_slli_epi32(j, 19));
+    const __m512i t = _mm512_sub_epi32(_mm512_castps_si512(_mm512_loadu_ps(table)), bias);
+    const __m512i b = _mm512_castps_si512(nb);
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, t),
+                                                _mm512_slli_epi32(b, 19)));
+}
+static inline vf vscale_any(vf y, vf n, vf nb)
 {
     (void)nb;
     return _mm512_scalef_ps(y, n);
 }
-/* scalef also covers exp_any's range */
-static inline vf vscale_any(vf y, vf n, vf nb) { return vscale_nonpos(y, n, nb); }
 
 /* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */
 static inline vf vexp_sleef(vf x) { return Sleef_expf16_u10avx512f(x); }
