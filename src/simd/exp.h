@@ -51,15 +51,16 @@
 #define VEXP_TABLE_BITS 0
 #endif
 /* The table method's exp loops (AVX2, AVX-512) are bound by their vector
- * operations, and on Zen4 by which pipes run them: FMAs on two, adds,
- * max and vscalefps on the other two, where vscalefps takes two cycles
- * (8 independent ones: 16 cycles, 8 vaddps: 8), while the integer
- * shift and add run on any of the four. So exp_nonpos builds T 2^floor(n)
- * in integer arithmetic (the vector layer's vlookup_scaled), beside the
- * polynomial, and the polynomial takes the form with the shorter chain:
- * on AVX-512 softmax, log-softmax, logsumexp and cross-entropy 2-4%
- * faster than scalef (1-2% with Horner's form); on AVX2, where the loops
- * are bound by the chain's latency instead, 12-16%. */
+ * operations and the pipes that run them. On Zen4 (timed with independent
+ * 512-bit operations), multiplies and FMAs run on two pipes, adds, max,
+ * shifts and vscalefps on the other two, integer adds on any; each
+ * takes one cycle, except vscalefps, which takes two. So exp_nonpos builds
+ * T 2^floor(n) in integer arithmetic (the vector layer's vlookup_scaled)
+ * and not with scalef: AVX-512 softmax, log-softmax, logsumexp and
+ * cross-entropy 2-4% faster. Beside it, the polynomial takes the form
+ * with the shorter chain: on AVX2, whose loops are bound by the chain's
+ * latency, 12-16% faster; on AVX-512, 1-2%. (Taking the clamp off the
+ * chain too, with a masked last FMA, changed nothing on AVX-512.) */
 
 /* exp_any's clamp: exp(-110) < 2^-150 rounds to +0 and 2^128 to +inf.
  * exp_nonpos clamps at VEXP_LO, which the vector layer sets where its
