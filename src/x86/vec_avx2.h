@@ -125,10 +125,8 @@ static inline vf vlookup(const float table[8], vf idx)
  * VJP 7-10%. */
 static inline vf vlookup_scaled(const float table[8], vf nb)
 {
-    const __m256i bias = _mm256_setr_epi32(127 << 23, 127 << 23 | 1 << 20, 127 << 23 | 2 << 20,
-                                           127 << 23 | 3 << 20, 127 << 23 | 4 << 20,
-                                           127 << 23 | 5 << 20, 127 << 23 | 6 << 20,
-                                           127 << 23 | 7 << 20);
+    const __m256i j = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i bias = _mm256_or_si256(_mm256_set1_epi32(127 << 23), _mm256_slli_epi32(j, 20));
     const __m256i t = _mm256_sub_epi32(_mm256_castps_si256(_mm256_loadu_ps(table)), bias);
     const __m256i b = _mm256_castps_si256(nb);
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(t, b),
