@@ -318,6 +318,43 @@ START_TEST(soft_long_rows_by_block)
 }
 END_TEST
 
+/* Smoothing so small that e / n underflows in float (e = FLT_TRUE_MIN):
+ * every q = (1 - e) p + e / n is still positive, so a -inf logit where
+ * p = 0 makes the loss +inf, and beside a negative target at another -inf
+ * logit, NaN. Kernels that hold q in float would see 0 there and skip the
+ * term (the fuzzer found -inf for NaN). Class targets take e in double:
+ * checked beside them. Grouped, single, two-pass (loss only) and
+ * block-by-block rows, out of place and in place. */
+START_TEST(smoothing_below_float)
+{
+    tests_use_isa(_i);
+    rng g = {17};
+    const smx_ce_opts o = {-100, 0x1p-149f, 1.0f};
+    static const size_t lengths[] = {1, 11, 40, 300, 3 * 2048 + 37};
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        const size_t cols = lengths[li], rows = 3, ld = cols;
+        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+        for (int neg = 0; neg < 2; neg++) {
+            fill_normal(&g, z, rows * ld, 3.0);
+            random_probs(&g, p, rows, cols, ld);
+            z[ld] = -INFINITY; /* q = e / n > 0 there: +inf */
+            p[ld] = 0.0f;
+            if (neg && cols > 1) { /* -inf beside it: NaN */
+                z[ld + cols - 1] = -INFINITY;
+                p[ld + cols - 1] = -0.5f;
+            }
+            for (int in_place = 0; in_place <= 2; in_place++)
+                for (int outputs = 1; outputs <= 3; outputs += 2)
+                    check_soft(rows, cols, z, p, ld, &o, outputs, in_place);
+            const int32_t t[3] = {0, (int32_t)(cols - 1), 0};
+            check_class(rows, cols, z, ld, t, &o, 3, 0);
+        }
+        free(z);
+        free(p);
+    }
+}
+END_TEST
+
 /* A -inf logit where the target mass is 0 gives a finite loss (no 0*inf),
  * and the gradient without smoothing is softmax - onehot. */
 START_TEST(zero_mass_terms_and_consistency)
@@ -379,6 +416,7 @@ int main(void)
     ADD_ISA_TEST(tc, long_rows);
     ADD_ISA_TEST(tc, special_rows);
     ADD_ISA_TEST(tc, soft_long_rows_by_block);
+    ADD_ISA_TEST(tc, smoothing_below_float);
     ADD_ISA_TEST(tc, zero_mass_terms_and_consistency);
     suite_add_tcase(s, tc);
     return tests_run(s);

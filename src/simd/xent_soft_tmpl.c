@@ -316,7 +316,13 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
 {
     const double e = prm->smoothing;
     const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
-    if (grad && grad != p && grad != z && cols > BLOCK && cols <= SHORT_ROW) {
+    /* These kernels hold q in float. Where e / n underflows there (e below
+     * about n 2^-150), q = e / n > 0 at p = 0 would be 0, and its term,
+     * +inf at a -inf logit, dropped (the fuzzer found -inf for NaN): such
+     * smoothing goes to the scalar reference, which takes q in double. */
+    const int q_underflows = e != 0.0 && spread == 0.0f;
+    const int fast = grad && grad != p && cols <= SHORT_ROW && !q_underflows;
+    if (fast && grad != z && cols > BLOCK) {
         for (size_t r = 0; r < rows; r++) {
             const float l = xent_soft_row_online(cols, z + r * ldz, p + r * ldp,
                                                  prm, grad + r * ldg);
@@ -325,7 +331,7 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
         }
         return;
     }
-    if (grad && grad != p && cols <= SHORT_ROW) {
+    if (fast) {
         const size_t group = cols <= SOFT_GROUP_ROW ? GROUP : 1;
         float l[GROUP];
         for (size_t r = 0; r < rows; r += group) {
@@ -338,13 +344,13 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *g = grad ? grad + r * ldg : NULL;
-        const double sum_q = row_affine_sum(pr, cols, keep, spread);
+        const double sum_q = q_underflows ? 0.0 : row_affine_sum(pr, cols, keep, spread);
         float l;
         /* Targets that are infinite or NaN (not probabilities) go to the
          * scalar reference, which defines their limits: where log S - d
          * rounds to 0 in float but not in double, q (log S - d) would be
          * inf * 0 here and inf there (the fuzzer found it in both paths). */
-        if (!isfinite(sum_q))
+        if (q_underflows || !isfinite(sum_q))
             l = smx_xent_soft_row_scalar(cols, zr, pr, prm, g);
         else
             l = xent_soft_row_two_pass(cols, zr, pr, prm, sum_q, g);
