@@ -2,8 +2,10 @@
 /* Shapes, seeded random inputs and the rotation sets that keep large
  * working sets out of cache. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -19,9 +21,10 @@ const bench_shape bench_shapes[] = {
 };
 const size_t bench_nshapes = sizeof bench_shapes / sizeof bench_shapes[0];
 
-/* Out-of-cache shapes rotate over enough buffer sets to overflow a 32 MiB
- * L3 several times, so every call starts from memory. */
-#define ROTATE_TOTAL ((size_t)128 << 20)
+/* Out-of-cache shapes rotate over enough buffer sets that every call starts
+ * from memory: at least 128 MiB (a 32 MiB L3 four times over), and twice
+ * the last-level cache where it is larger (server parts: hundreds of MiB). */
+#define ROTATE_MIN ((size_t)128 << 20)
 #define LOGIT_SIGMA 3.0
 
 static uint64_t splitmix64(uint64_t *s)
@@ -78,11 +81,41 @@ void bench_data_release(void)
     memset(&cache, 0, sizeof cache);
 }
 
+/* The last-level cache in bytes as the OS reports it, 0 if unknown */
+static size_t llc_bytes(void)
+{
+    long b = 0;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    b = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+    if (b <= 0) { /* Linux without glibc's figure: sysfs, "<n>K" */
+        FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+        char unit = 0;
+        if (f && fscanf(f, "%ld%c", &b, &unit) >= 1)
+            b *= unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1;
+        else
+            b = 0;
+        if (f)
+            fclose(f);
+    }
+    return b > 0 ? (size_t)b : 0;
+}
+
+static size_t rotate_total(void)
+{
+    static size_t total;
+    if (!total) {
+        const size_t llc2 = 2 * llc_bytes();
+        total = llc2 > ROTATE_MIN ? llc2 : ROTATE_MIN;
+    }
+    return total;
+}
+
 static size_t nsets_for(const bench_shape *sh, size_t working_set)
 {
     if (!sh->out_of_cache)
         return 1;
-    size_t n = (ROTATE_TOTAL + working_set - 1) / working_set;
+    size_t n = (rotate_total() + working_set - 1) / working_set;
     return n < 2 ? 2 : n;
 }
 
