@@ -82,7 +82,7 @@ static double row_affine_sum(const float *x, size_t n, float a, float b)
     return row_affine_sum_max(x, n, a, b, NULL, NULL);
 }
 
-/* Hints the cache lines (64 bytes) of [p, p + 4 VLEN) towards L1, or
+/* Hints the cache lines (64 bytes) of [p, p + nv VLEN) towards L1, or
  * towards L2 only. row_stats's exp pass over a block prefetches the next
  * block to L1 and the one PREFETCH_L2 elements past that to L2. Without
  * the first, the max pass over a block from memory stalls with the core
@@ -92,9 +92,9 @@ static double row_affine_sum(const float *x, size_t n, float a, float b)
  * AVX-512 logsumexp, softmax and log-softmax 1x4M in three runs of four
  * (2% to cross-entropy; AVX2 -2% to +5%). */
 #define PREFETCH_L2 (4 * BLOCK)
-static ALWAYS_INLINE void prefetch_4_vecs(const float *p, int to_l1)
+static ALWAYS_INLINE void prefetch_vecs(const float *p, size_t nv, int to_l1)
 {
-    for (size_t o = 0; o < 4 * VLEN; o += 64 / sizeof(float)) {
+    for (size_t o = 0; o < nv * VLEN; o += 64 / sizeof(float)) {
         if (to_l1)
             __builtin_prefetch(p + o, 0, 3);
         else
@@ -125,9 +125,9 @@ static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
     size_t i = 0;
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
         if (i + 4 * VLEN <= ahead_n) /* never past the row */
-            prefetch_4_vecs(ahead + i, 1);
+            prefetch_vecs(ahead + i, 4, 1);
         if (i + 4 * VLEN + PREFETCH_L2 <= ahead_n)
-            prefetch_4_vecs(ahead + PREFETCH_L2 + i, 0);
+            prefetch_vecs(ahead + PREFETCH_L2 + i, 4, 0);
         EXP_STEP(y + i, vload(x + i), s0);
         EXP_STEP(y + i + VLEN, vload(x + i + VLEN), s1);
         EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), s2);

