@@ -255,11 +255,13 @@ static smx_status xent_params(const smx_ce_opts *opts, smx_xent_params *prm)
 }
 
 /* Validates the operands shared by both cross-entropy forms; the soft form
- * adds p. */
-static smx_status xent_validate(size_t rows, size_t cols, const float *logits,
-                                size_t ldl, const void *targets, int soft,
-                                size_t ldp, float *loss, float *grad,
-                                size_t ldg)
+ * adds p. Inlined, so that each form's validate sees its operand kinds
+ * (see validate). */
+static ALWAYS_INLINE smx_status xent_validate(size_t rows, size_t cols,
+                                              const float *logits, size_t ldl,
+                                              const void *targets, int soft,
+                                              size_t ldp, float *loss,
+                                              float *grad, size_t ldg)
 {
     operand ops[4];
     ops[0] = matrix(logits, rows, cols, ldl, 0);
