@@ -244,7 +244,7 @@ static ALWAYS_INLINE double backward_row(enum out_kind k, enum dot_kind d,
     if (pipelined)
         return out_row_dot_next(k, d, yr, vr, o, p, yr + ldy, vr + ldv, cols,
                                 ymax, stream);
-    if (cols <= BLOCK)
+    if (d == DOT_Y_V && cols <= BLOCK) /* the others pipeline such rows */
         out_row_prefetch_next(k, yr, vr, o, cols, p, yr + ldy, vr + ldv);
     else
         out_row_after_dot(k, yr, vr, o, cols, p);
