@@ -154,15 +154,21 @@ static size_t group_stats(size_t rows, size_t cols, const float *x,
         st[0].finite = row_stats(x, cols, &st[0].max, &st[0].sum);
         return 1;
     }
-    /* Rows of one block: all maxima, then all sums (see GROUP). */
+    /* Rows of one block: all maxima, then all sums (see GROUP). The sums
+     * prefetch the next group, as rowwise_rows_short does (Intel Xeon,
+     * interleaved A/B: AVX-512 1024x1024 39% faster, 4096x128 11%, 64x1000
+     * 8%; AVX2 4096x128 17%; rows held in L2 unchanged). */
     for (size_t k = 0; k < g; k++) {
         st[k].max = block_max(x + k * ldx, cols);
         st[k].finite = isfinite(st[k].max);
     }
+    const int ahead = rows >= 2 * GROUP; /* the next group is whole */
     for (size_t k = 0; k < g; k++)
         if (st[k].finite)
             st[k].sum = block_exp_sum(x + k * ldx, cols, st[k].max, NULL,
-                                      exp_nonpos, 0, NULL, 0);
+                                      exp_nonpos, 0,
+                                      ahead ? x + (GROUP + k) * ldx : NULL,
+                                      ahead ? cols : 0);
     return g;
 }
 
