@@ -104,6 +104,8 @@ static inline vf pow2i(__m256i n)
  * The general version splits 2^m = 2^(m/2) * 2^(m - m/2) so that m in
  * [-159, 128] rounds correctly into subnormals, to 0 and to inf. */
 #define VEXP_TABLE_BITS 3
+/* nb's table index and biased exponent, shifted to the exponent field */
+#define VEXP_FIELD_SHIFT (23 - VEXP_TABLE_BITS)
 #define VEXP_LO (-88.0f)
 /* vscale_any takes 8 vector ops more than exp_nonpos's scaling: the
  * kernels check for x <= 0 to use exp_nonpos where they may
@@ -126,17 +128,17 @@ static inline vf vlookup(const float table[8], vf idx)
 static inline vf vlookup_scaled(const float table[8], vf nb)
 {
     const __m256i j = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i bias = _mm256_or_si256(_mm256_set1_epi32(127 << 23), _mm256_slli_epi32(j, 20));
+    const __m256i bias = _mm256_or_si256(_mm256_set1_epi32(127 << 23), _mm256_slli_epi32(j, VEXP_FIELD_SHIFT));
     const __m256i t = _mm256_sub_epi32(_mm256_castps_si256(_mm256_loadu_ps(table)), bias);
     const __m256i b = _mm256_castps_si256(nb);
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(t, b),
-                                                _mm256_slli_epi32(b, 20)));
+                                                _mm256_slli_epi32(b, VEXP_FIELD_SHIFT)));
 }
 static inline vf vscale_any(vf y, vf n, vf nb)
 {
     (void)n;
     /* floor(n) + 127, a 9-bit signed field of nb's mantissa */
-    const __m256i b = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(nb), 20), 23);
+    const __m256i b = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(nb), VEXP_FIELD_SHIFT), 23);
     const __m256i m = _mm256_sub_epi32(b, _mm256_set1_epi32(127)), half = _mm256_srai_epi32(m, 1);
     return _mm256_mul_ps(_mm256_mul_ps(y, pow2i(half)), pow2i(_mm256_sub_epi32(m, half)));
 }

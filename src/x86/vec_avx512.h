@@ -79,6 +79,8 @@ static inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
  * rounding correctly into subnormals and to 0 or inf: below -110 the
  * result (< 2^-150) rounds to +0; above 89, to +inf. */
 #define VEXP_TABLE_BITS 4
+/* nb's table index and biased exponent, shifted to the exponent field */
+#define VEXP_FIELD_SHIFT (23 - VEXP_TABLE_BITS)
 #define VEXP_LO (-88.03f)
 /* table[low 4 bits of each lane of idx] (vpermps) */
 static inline vf vlookup(const float table[16], vf idx)
@@ -94,11 +96,11 @@ static inline vf vlookup(const float table[16], vf idx)
 static inline vf vlookup_scaled(const float table[16], vf nb)
 {
     const __m512i j = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i bias = _mm512_or_si512(_mm512_set1_epi32(127 << 23), _mm512_slli_epi32(j, 19));
+    const __m512i bias = _mm512_or_si512(_mm512_set1_epi32(127 << 23), _mm512_slli_epi32(j, VEXP_FIELD_SHIFT));
     const __m512i t = _mm512_sub_epi32(_mm512_castps_si512(_mm512_loadu_ps(table)), bias);
     const __m512i b = _mm512_castps_si512(nb);
     return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, t),
-                                                _mm512_slli_epi32(b, 19)));
+                                                _mm512_slli_epi32(b, VEXP_FIELD_SHIFT)));
 }
 static inline vf vscale_any(vf y, vf n, vf nb)
 {
