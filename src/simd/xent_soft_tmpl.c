@@ -190,6 +190,8 @@ static float xent_soft_row_two_pass(size_t cols, const float *z,
  *    a row whose sum(q) is not finite goes to the scalar reference, which
  *    overwrites the exps;
  * 3. the gradient a e - c q from g and p alone.
+ * With `ahead`, g more rows of z and p follow these, and phase 2 prefetches
+ * them (rows of one block; see xent_soft_exp_block).
  * One exp per element where the two-pass row takes two. With g = z, the
  * exps overwrite z, so sum(q) must be known first: phase 1 takes it beside
  * the max, from a read of p that the other case saves (interleaved A/B:
@@ -202,8 +204,7 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
                                                   size_t ldp,
                                                   const smx_xent_params *prm,
                                                   float *loss, float *grad,
-                                                  size_t ldg, const float *next_z,
-                                                  const float *next_p)
+                                                  size_t ldg, int ahead)
 {
     const double e = prm->smoothing, scale = prm->grad_scale;
     const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
@@ -232,9 +233,9 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
                                 cols - b < BLOCK ? cols - b : BLOCK, m[k], keep,
                                 spread, smooth, grad + k * ldg + b, &s[k], &qd[k],
                                 q_first ? NULL : &sum_q[k],
-                                next_z ? next_z + k * ldz : NULL,
-                                next_z ? next_p + k * ldp : NULL,
-                                next_z && cols <= BLOCK ? cols : 0);
+                                ahead ? z + (g + k) * ldz : NULL,
+                                ahead ? p + (g + k) * ldp : NULL,
+                                ahead && cols <= BLOCK ? cols : 0);
     }
     for (size_t k = 0; k < g; k++) {
         if (!live[k])
@@ -258,15 +259,14 @@ static ALWAYS_INLINE void xent_soft_rows_short_as(int q_first, size_t g,
 static void xent_soft_rows_short(size_t g, size_t cols, const float *z,
                                  size_t ldz, const float *p, size_t ldp,
                                  const smx_xent_params *prm, float *loss,
-                                 float *grad, size_t ldg, const float *next_z,
-                                 const float *next_p)
+                                 float *grad, size_t ldg, int ahead)
 {
     if (grad == z)
         xent_soft_rows_short_as(1, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg,
-                                next_z, next_p);
+                                ahead);
     else
         xent_soft_rows_short_as(0, g, cols, z, ldz, p, ldp, prm, loss, grad, ldg,
-                                next_z, next_p);
+                                ahead);
 }
 
 /* A soft row longer than a block, with g apart from z and p (the API
@@ -351,11 +351,9 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
         float l[GROUP];
         for (size_t r = 0; r < rows; r += group) {
             const size_t g = rows - r < group ? rows - r : group;
-            const int ahead = r + 2 * group <= rows;
             xent_soft_rows_short(g, cols, z + r * ldz, ldz, p + r * ldp, ldp,
                                  prm, loss ? loss + r : l, grad + r * ldg, ldg,
-                                 ahead ? z + (r + group) * ldz : NULL,
-                                 ahead ? p + (r + group) * ldp : NULL);
+                                 r + 2 * group <= rows);
         }
         return;
     }
