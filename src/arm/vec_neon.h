@@ -27,6 +27,11 @@
 #define VEC_ISA neon
 #define VEC_ISA_ENUM SMX_ISA_NEON
 #define VLEN 4
+#if defined(__aarch64__)
+#define VEC_REGS 32 /* v0-v31 */
+#else
+#define VEC_REGS 16 /* q0-q15 */
+#endif
 
 typedef float32x4_t vf;
 

@@ -15,6 +15,7 @@
 #define VEC_ISA avx2
 #define VEC_ISA_ENUM SMX_ISA_AVX2
 #define VLEN 8
+#define VEC_REGS 16 /* ymm0-15 */
 
 typedef __m256 vf;
 

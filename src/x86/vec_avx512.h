@@ -14,6 +14,7 @@
 #define VEC_ISA avx512
 #define VEC_ISA_ENUM SMX_ISA_AVX512
 #define VLEN 16
+#define VEC_REGS 32 /* zmm0-31 */
 
 typedef __m512 vf;
 
