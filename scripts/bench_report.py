@@ -122,6 +122,77 @@ def table(ctx, results, skipped, shapes, reps, source):
     return "\n".join(out)
 
 
+# The performance targets of the x86 kernels (issue 4), stated for AVX-512
+# on AMD Zen 4: --targets checks a run against them, on whatever machine.
+IN_CACHE = ["1x1000", "64x1000", "1x32000", "8x128256", "4096x128",
+            "1024x1024"]
+FORWARD_OPS = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
+               "cross_entropy_soft"]
+LONG_ROW = "1x4194304"
+SIMD = ["avx2", "avx512", "neon"]
+
+
+def targets(results, shapes):
+    """-> Markdown lines: each target, how many cases meet it, and the cases
+    (all of them for the short lists, the misses for the long ones)."""
+    def ns(op, impl, shape):
+        r = results.get((op, impl, shape))
+        return 1e9 / r["eps"] if r and r.get("eps") else None
+
+    def best_simd(op, shape):
+        t = [x for x in (ns(op, i, shape) for i in SIMD) if x is not None]
+        return min(t) if t else None
+
+    out = ["", "Targets (issue 4, stated for AVX-512 on Zen 4; * = missed):", ""]
+
+    def verdict(title, cases, list_all):  # cases: (label, value, met)
+        met = sum(1 for c in cases if c[2])
+        out.append(f"- {title}: {met} of {len(cases)} met")
+        shown = cases if list_all else [c for c in cases if not c[2]]
+        if shown:
+            out.append("  " + ("" if list_all else "misses: ") + ", ".join(
+                f"{c[0]} {c[1]}{'*' if list_all and not c[2] else ''}"
+                for c in shown))
+
+    # library ops only: softmax_sleef is a bench variant, not an operation
+    ops = [o for o in OPS if any(k[0] == o for k in results)]
+    verdict("AVX-512 at most 0.30 ns per element on the in-cache shapes",
+            [(f"{op} {sh}", f"{t:.3f}", t <= 0.30)
+             for op in FORWARD_OPS for sh in IN_CACHE
+             if (t := ns(op, "avx512", sh)) is not None], True)
+    mem = ns("memcpy", "", LONG_ROW)
+    verdict(f"AVX-512 {LONG_ROW} at 80% of memcpy or more (memcpy's time per"
+            " element over the op's; logsumexp writes no row)",
+            [(op, f"{100 * mem / t:.0f}%", mem / t >= 0.80)
+             for op in FORWARD_OPS[:4]
+             if mem and (t := ns(op, "avx512", LONG_ROW)) is not None], True)
+    verdict("softmax JVP/VJP within 10% of add (best ISA's time over add's)",
+            [(f"{op} {sh}", f"{q:.2f}", q <= 1.10)
+             for op in ("softmax_jvp", "softmax_vjp") for sh in shapes
+             if (t := best_simd(op, sh)) and (add := ns("add", "", sh))
+             and (q := t / add)], True)
+    verdict("AVX2 within 1.5x of AVX-512 (time ratio)",
+            [(f"{op} {sh}", f"{q:.2f}", q <= 1.5)
+             for op in ops for sh in shapes
+             if (a2 := ns(op, "avx2", sh)) and (a5 := ns(op, "avx512", sh))
+             and (q := a2 / a5)], False)
+    verdict("every SIMD ISA at least 8x the scalar reference",
+            [(f"{op} {isa} {sh}", f"{q:.1f}x", q >= 8.0)
+             for op in ops for sh in shapes for isa in SIMD
+             if (sc := ns(op, "scalar", sh)) and (t := ns(op, isa, sh))
+             and (q := sc / t)], False)
+    peer = [(f"{op} {sh}", f"{q:.2f}", q < 1.0)
+            for op in ops for sh in shapes
+            if (t := ns(op, "onednn", sh)) and (b := best_simd(op, sh))
+            and (q := b / t)]
+    verdict("faster than oneDNN on every shared case (our time over theirs)",
+            peer, False)
+    if peer:
+        c = max(peer, key=lambda c: float(c[1]))
+        out.append(f"  closest: {c[0]} {c[1]}")
+    return out
+
+
 def warnings(ctx):
     w = []
     bt, opt = ctx.get("smxkern_buildtype"), ctx.get("smxkern_optimization")
@@ -200,6 +271,9 @@ def main():
     ap.add_argument("--plot", metavar="PATH",
                     help="PNG to write (default: next to the JSON)")
     ap.add_argument("--no-plot", action="store_true", help="table only")
+    ap.add_argument("--targets", action="store_true",
+                    help="also check the run against the x86 kernels' "
+                         "performance targets")
     a = ap.parse_args()
     try:
         ctx, results, skipped, shapes, reps = load(a.json)
@@ -210,6 +284,8 @@ def main():
     for w in warnings(ctx):
         print(w if w.startswith("note:") else f"WARNING: {w}", file=sys.stderr)
     print(table(ctx, results, skipped, shapes, reps, a.json))
+    if a.targets:
+        print("\n".join(targets(results, shapes)))
     if not a.no_plot:
         path = a.plot or os.path.splitext(a.json)[0] + ".png"
         if plot(results, shapes, ctx, path):
