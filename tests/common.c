@@ -100,6 +100,14 @@ int is_sentinel(float v)
     return b == SENTINEL_BITS;
 }
 
+int may_become_sentinel(float v)
+{
+    const uint32_t payload = 0x003FFFFFu; /* below the quiet bit */
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return isnan(v) && (b & payload) == (SENTINEL_BITS & payload);
+}
+
 void fill_sentinel(float *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -47,6 +47,11 @@ void fill_normal(rng *r, float *x, size_t n, double sigma);
 /* A NaN with a payload no kernel produces: marks cells nothing may write. */
 float sentinel(void);
 int is_sentinel(float v);
+/* Whether v is a NaN that arithmetic could turn into the sentinel: any NaN
+ * with its payload, whatever its sign and quiet bit (a negation flips the
+ * sign, any operation sets the quiet bit). Inputs must not hold one, or a
+ * kernel that propagates it writes what reads as never written. */
+int may_become_sentinel(float v);
 /* Sets p[0, n) to sentinel(). */
 void fill_sentinel(float *p, size_t n);
 /* malloc'd floats, every one set to sentinel(); aborts the test on OOM. */
