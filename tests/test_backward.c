@@ -159,8 +159,11 @@ START_TEST(lengths_strides_in_place)
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         for (int op = 0; op < N_OPS; op++) {
             make_inputs(&g, (enum op)op, rows, cols, ld, y, v);
-            for (int where = 0; where < 3; where++)
+            for (int where = 0; where < 3; where++) {
                 check_op((enum op)op, rows, cols, y, v, ld, cols + 5, where);
+                /* a lone row */
+                check_op((enum op)op, 1, cols, y, v, ld, cols + 5, where);
+            }
         }
         free(y);
         free(v);
@@ -254,8 +257,8 @@ START_TEST(arbitrary_and_special_inputs)
     /* A +inf among y <= 0, then NaNs in the lanes it went through (for 4,
      * 8 and 16 lanes): a max that lets a NaN displace the inf would take
      * the block for one without positives (the fuzzer found that). */
-    for (size_t cols = 40; cols <= 41; cols++) {
-        const size_t rows = 2, ld = cols;
+    for (size_t k = 0; k < 4; k++) { /* two rows, then a lone row */
+        const size_t cols = 40 + k % 2, rows = k < 2 ? 2 : 1, ld = cols;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         fill_normal(&g, v, rows * ld, 1.0);
         for (size_t i = 0; i < rows * ld; i++)
@@ -269,6 +272,23 @@ START_TEST(arbitrary_and_special_inputs)
         free(y);
         free(v);
     }
+    /* The same specials in a lone row, every length up to 130 */
+    for (size_t cols = 1; cols <= EVERY_LEN_MAX; cols++) {
+        float *y = alloc_sentinel(cols), *v = alloc_sentinel(cols);
+        for (int op = 0; op < N_OPS; op++) {
+            fill_normal(&g, y, cols, 2.0);
+            fill_normal(&g, v, cols, 2.0);
+            check_op((enum op)op, 1, cols, y, v, cols, cols, 0);
+            y[cols / 2] = op >= LOG_SOFTMAX_JVP ? -INFINITY : 0.0f;
+            check_op((enum op)op, 1, cols, y, v, cols, cols, 0);
+            y[cols - 1] = INFINITY;
+            check_op((enum op)op, 1, cols, y, v, cols, cols, 0);
+            v[0] = NAN;
+            check_op((enum op)op, 1, cols, y, v, cols, cols, 0);
+        }
+        free(y);
+        free(v);
+    }
     /* Kernels may take exp_nonpos for rows or blocks whose y are all <= 0
      * (any log-softmax output) and must not for the others. y of 88.7
      * (exp 3.3e38, finite only through exp_any) in the middle block of a
@@ -277,8 +297,9 @@ START_TEST(arbitrary_and_special_inputs)
      * throughout. v is 0 but 0.5 there, so every result stays finite. Rows
      * of one block and of several. */
     static const size_t lens[] = {40, 129, 2049, 4133};
-    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
-        const size_t cols = lens[k], rows = 3, ld = cols + 1;
+    for (size_t k = 0; k < 2 * sizeof lens / sizeof lens[0]; k++) {
+        /* each length with three rows, then alone (variant 1 has none) */
+        const size_t cols = lens[k / 2], rows = k % 2 ? 1 : 3, ld = cols + 1;
         const size_t at = cols > 2048 ? 2048 + (cols - 2049) / 2 : cols / 2;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         for (int variant = 0; variant < 3; variant++) {

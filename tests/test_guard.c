@@ -76,6 +76,10 @@ static void run_all_ops(size_t cols, size_t ld, int at_end)
         ck_assert_int_eq(smx_cross_entropy_f32(1, cols, x + r, ld, t, NULL, lse, NULL, ld), SMX_OK);
         ck_assert_int_eq(smx_cross_entropy_f32(1, cols, v + r, ld, t, NULL, NULL, v + r, ld), SMX_OK);
         ck_assert_int_eq(smx_log_softmax_f32(1, cols, v + r, ld, v + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_softmax_jvp_f32(1, cols, p + r, ld, v + r, ld, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_softmax_vjp_f32(1, cols, p + r, ld, y + r, ld, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_log_softmax_jvp_f32(1, cols, x + r, ld, v + r, ld, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_log_softmax_vjp_f32(1, cols, v + r, ld, x + r, ld, v + r, ld), SMX_OK);
     }
     for (size_t i = 0; i < N_BUFS; i++)
         guarded_free(&g[i]);

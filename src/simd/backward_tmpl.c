@@ -316,7 +316,12 @@ static ALWAYS_INLINE void backward_rows_as(enum out_kind k, enum dot_kind d,
  * row is aligned to the vector size: the output is not read back soon,
  * and those stores skip the read for ownership from memory. 256x32000:
  * softmax JVP/VJP 8-27% faster (most on AVX-512), log-softmax JVP/VJP
- * 5-11% on AVX-512 and within noise on AVX2 (-8% to +10% between runs). */
+ * 5-11% on AVX-512 and within noise on AVX2 (-8% to +10% between runs).
+ * A lone row of up to 8 vectors held in registers from load to store, as
+ * softmax forward takes it, ran fewer instructions (AVX2 softmax JVP 1x64:
+ * 203 -> 155 a call) but, on an Intel Xeon, 4-7% slower for the softmax
+ * JVP and log-softmax VJP 1x64, 7-10% faster for the log-softmax JVP: not
+ * taken. */
 static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
                                         float sign, size_t rows, size_t cols,
                                         const float *y, size_t ldy,
