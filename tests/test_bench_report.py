@@ -72,31 +72,26 @@ def main():
     text = "\n".join(lines)
     print(text)
 
-    i = line_of(lines, "- AVX-512 at most 0.30")
-    assert lines[i].endswith("1 of 2 met"), lines[i]
-    assert "softmax 1x1000 0.290," in lines[i + 1], lines[i + 1]
-    assert "softmax 64x1000 0.310*" in lines[i + 1], lines[i + 1]
-
-    i = line_of(lines, "- AVX-512 1x4194304")
-    assert lines[i].endswith("1 of 2 met"), lines[i]
-    assert lines[i + 1].strip() == "softmax 83%, cross_entropy 76%*", lines[i + 1]
-
-    i = line_of(lines, "- softmax JVP/VJP")
-    assert lines[i].endswith("1 of 2 met"), lines[i]
-    assert lines[i + 1].strip() == "softmax_jvp 1x1000 1.05, softmax_vjp 1x1000 1.20*", lines[i + 1]
-
-    i = line_of(lines, "- AVX2 within 1.5x")
-    assert lines[i].endswith("2 of 3 met"), lines[i]  # softmax_vjp 1.08 too
-    assert lines[i + 1].strip() == "misses: softmax 64x1000 1.60", lines[i + 1]
-
-    i = line_of(lines, "- every SIMD ISA at least 8x")
-    assert lines[i].endswith("3 of 4 met"), lines[i]
-    assert lines[i + 1].strip() == "misses: softmax avx2 64x1000 5.6x", lines[i + 1]
-
-    i = line_of(lines, "- faster than oneDNN")
-    assert lines[i].endswith("1 of 2 met"), lines[i]
-    assert lines[i + 1].strip() == "misses: softmax 64x1000 1.03", lines[i + 1]
-    assert lines[i + 2].strip() == "closest: softmax 64x1000 1.03", lines[i + 2]
+    # each target: its line's start, its count, the lines that follow it
+    want = [
+        ("- AVX-512 at most 0.30", "1 of 2 met",
+         ["softmax 1x1000 0.290, softmax 64x1000 0.310*"]),
+        ("- AVX-512 1x4194304", "1 of 2 met",
+         ["softmax 83%, cross_entropy 76%*"]),
+        ("- softmax JVP/VJP", "1 of 2 met",
+         ["softmax_jvp 1x1000 1.05, softmax_vjp 1x1000 1.20*"]),
+        ("- AVX2 within 1.5x", "2 of 3 met",  # softmax_vjp's 1.08 too
+         ["misses: softmax 64x1000 1.60"]),
+        ("- every SIMD ISA at least 8x", "3 of 4 met",
+         ["misses: softmax avx2 64x1000 5.6x"]),
+        ("- faster than oneDNN", "1 of 2 met",
+         ["misses: softmax 64x1000 1.03", "closest: softmax 64x1000 1.03"]),
+    ]
+    for start, count, after in want:
+        i = line_of(lines, start)
+        assert lines[i].endswith(count), (lines[i], count)
+        got = [l.strip() for l in lines[i + 1:i + 1 + len(after)]]
+        assert got == after, (start, got, after)
     print("bench_report targets: ok")
 
 
