@@ -122,9 +122,9 @@ static ALWAYS_INLINE double row_dot(enum out_kind k, enum dot_kind d,
  * in the reduction) left a chain or the max spilled to the stack in every
  * step; two chains, s2 and s3 folded into s0 and s1, remove those spills,
  * and each chain still has a whole step of output work per add. AVX2 on an
- * Intel Xeon, interleaved A/B: log-softmax JVP 4-8% faster (64x1000,
- * 16x2000, 8x32000, 4096x128), the VJP within 1.3%. AVX-512 keeps four:
- * two measured 0.98-1.02 there. */
+ * Intel Xeon, interleaved A/B: log-softmax JVP 64x1000 and 16x2000 7-9%
+ * faster, 4096x128 3%, 8x32000 2.5%, 1024x1024 1%; the VJP and softmax
+ * within 1%. AVX-512 keeps four: two measured 0.98-1.02 there. */
 #if VEC_REGS >= 32
 #define PIPE_S2 s2
 #define PIPE_S3 s3
