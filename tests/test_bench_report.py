@@ -92,6 +92,14 @@ def main():
         assert lines[i].endswith(count), (lines[i], count)
         got = [l.strip() for l in lines[i + 1:i + 1 + len(after)]]
         assert got == after, (start, got, after)
+    # a run without AVX-512 (or without the shapes) says so, target by target
+    ns2 = {k: t for k, t in NS.items() if k[1] != "avx512"}
+    results2 = {k: {"gbs": 8 / t, "eps": 1e9 / t} for k, t in ns2.items()}
+    lines2 = rep.targets(results2, sorted({k[2] for k in ns2}))
+    for start in ("- AVX-512 at most 0.30", "- AVX-512 1x4194304",
+                  "- AVX2 within 1.5x"):
+        i = line_of(lines2, start)
+        assert lines2[i].endswith(": no cases in this run"), lines2[i]
     print("bench_report targets: ok")
 
 
