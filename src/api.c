@@ -133,7 +133,7 @@ static ALWAYS_INLINE smx_status validate(operand *ops, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!ops[i].is_output)
             continue;
-    UNROLL_OPERANDS
+        UNROLL_OPERANDS
         for (size_t j = 0; j < n; j++) {
             if (j == i || (ops[j].is_output && j < i))
                 continue; /* each pair of outputs once */
