@@ -228,7 +228,10 @@ static ALWAYS_INLINE void out_row_after_dot(enum out_kind k, const float *y,
  * interleaved A/B: 64x1000 16% faster on AVX-512 and 32% on AVX2, 256x1000
  * 9%, 16x2000 5%; 4096x128 and 1024x1024, bound by L3 there, unchanged.
  * (Prefetching only the first 128 or 512 elements of the next row gave
- * about half of that.) Not measured on Zen4. */
+ * about half of that.) Not measured on Zen4. The loop body is written out,
+ * not taken as out_range steps of 2 VLEN: then GCC issues both vectors'
+ * loads before the first store, and 64x1000 measured 1.2x (AVX-512) and
+ * 1.7x (AVX2) slower (16x2000 and 4096x128 unchanged). */
 static ALWAYS_INLINE void out_row_prefetch_next(enum out_kind k, const float *y,
                                                 const float *v, float *o,
                                                 size_t n, const out_params *p,
