@@ -151,6 +151,23 @@ START_TEST(class_targets)
         }
         free(z);
     }
+    /* Nine rows: two full groups of four, the first written while the
+     * second is prefetched, and one left over, on both sides of the
+     * grouping limit (1024), in place too. */
+    static const size_t group_cols[] = {1, 17, 128, 1000, 1024, 1025};
+    for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
+        const size_t cols = group_cols[k], rows = 9, ld = cols + 1;
+        float *z = alloc_sentinel(rows * ld);
+        int32_t t[9];
+        for (size_t r = 0; r < rows; r++)
+            fill_normal(&g, z + r * ld, cols, 3.0);
+        for (size_t o = 0; o < N_OPTS; o++) {
+            random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
+            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
+            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+        }
+        free(z);
+    }
 }
 END_TEST
 
