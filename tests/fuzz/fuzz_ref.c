@@ -18,7 +18,10 @@
  * IEEE arithmetic on the header's formulas, and are checked exactly, except
  * where an infinity meets a weight below 2^-126 (exp(y), a probability):
  * exactly that is an infinity, in float the weight may round to 0 and give
- * NaN, so neither is required (skip).
+ * NaN, so neither is required (skip). Likewise where exp(y) is infinite
+ * and the sum it multiplies lies within that sum's bar of 0 (terms that
+ * cancel): float may give that sum either sign, or 0, so +inf, -inf or
+ * NaN (skip; the fuzzer found one in CI).
  */
 #include <math.h>
 
@@ -126,6 +129,7 @@ static void log_softmax_vjp_row(size_t n, const float *y, const float *g,
         out[i] = value((double)g[i] - w * s,
                        BAR_REL * gi + bar_prob(w, y[i]) * s_abs + BAR_ABS, big);
         out[i].skip |= tiny(w) && isinf(s);
+        out[i].skip |= isinf(w) && fabs(s) <= BAR_REL * s_abs;
     }
 }
 
