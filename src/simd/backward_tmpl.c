@@ -63,16 +63,16 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     vf m1 = vset1(-INFINITY), m2 = m1, m3 = m1;
 #define STEP(s, m, i)                                                          \
     s = dot_step(d, vload(y + (i)), vload(v + (i)), s,                         \
-                 max_chains && ymax ? &(m) : ymax)
+                 max_chains && ymax ? (m) : ymax)
     size_t i = 0;
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
-        STEP(s0, *ymax, i);
-        STEP(s1, m1, i + VLEN);
-        STEP(s2, m2, i + 2 * VLEN);
-        STEP(s3, m3, i + 3 * VLEN);
+        STEP(s0, ymax, i);
+        STEP(s1, &m1, i + VLEN);
+        STEP(s2, &m2, i + 2 * VLEN);
+        STEP(s3, &m3, i + 3 * VLEN);
     }
     for (; i + VLEN <= n; i += VLEN)
-        STEP(s0, *ymax, i);
+        STEP(s0, ymax, i);
 #undef STEP
     if (i < n) {
         const float fill = d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS ? -INFINITY : 0.0f;
