@@ -15,6 +15,9 @@
 #define VEC_ISA_ENUM SMX_ISA_AVX512
 #define VLEN 16
 #define VEC_REGS 32 /* zmm0-31 */
+/* out_range aligns its stores: a 64-byte store off that alignment
+ * crosses a cache line, and Intel cores split it (see there) */
+#define VEC_ALIGN_STORES 1
 
 typedef __m512 vf;
 
