@@ -243,13 +243,21 @@ static ALWAYS_INLINE void out_row_after_dot(enum out_kind k, const float *y,
  * about half of that.) Not measured on Zen4. The loop body is written out,
  * not taken as out_range steps of 2 VLEN: then GCC issues both vectors'
  * loads before the first store, and 64x1000 measured 1.2x (AVX-512) and
- * 1.7x (AVX2) slower (16x2000 and 4096x128 unchanged). */
+ * 1.7x (AVX2) slower (16x2000 and 4096x128 unchanged). Its stores are
+ * aligned as out_range's (out_head): AVX-512 64x1000 10-12% faster, 64x1001
+ * 16%, 64x1024 2% (a lone row of 1000, which does not come here, measured
+ * 3-9% slower from the code's placement alone: built with -falign-loops=64,
+ * both versions time the same). */
 static ALWAYS_INLINE void out_row_prefetch_next(enum out_kind k, const float *y,
                                                 const float *v, float *o,
                                                 size_t n, const out_params *p,
                                                 const float *yn, const float *vn)
 {
-    size_t i = 0;
+    size_t i = out_head(k, y, v, o, n, p);
+    if (i) { /* the lines the loop's first prefetch leaves out */
+        prefetch_vecs(yn, 1, 1);
+        prefetch_vecs(vn, 1, 1);
+    }
     for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
         prefetch_vecs(yn + i, 2, 1);
         prefetch_vecs(vn + i, 2, 1);

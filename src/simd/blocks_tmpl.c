@@ -264,35 +264,44 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     }
 }
 
-#ifndef VEC_ALIGN_STORES /* see out_range */
+#ifndef VEC_ALIGN_STORES /* see out_head */
 #define VEC_ALIGN_STORES 0
 #endif
 
-/* y[i] = out_value(x[i], x2[i]) for i in [0, n); `stream` needs y aligned
- * to the vector size. Padding lanes of the head and tail compute garbage
- * that is never stored. Where the vector layer asks (VEC_ALIGN_STORES), a
- * row of 4 vectors or more first writes a partial vector up to the vector
- * size's alignment, so that no store of the body crosses a cache line.
- * AVX-512 on an Intel Xeon, which splits such stores, interleaved A/B:
- * softmax 64x1001 7% faster, 64x1000 (every other row 32 bytes off) 5%,
- * CE 64x1000 3-4%; aligned rows within 1%. AVX2 does not ask: softmax
- * 64x1001 gained 3%, but aligned rows, all of the bench's for 8-float
- * vectors, lost 2-7%. Each element is computed alone here, so its bits do
- * not depend on the alignment. */
+/* Where the vector layer asks (VEC_ALIGN_STORES), a row of 4 vectors or
+ * more first writes y[0, h) = out_value(x, x2) from a partial vector, up
+ * to the vector size's alignment, so that no store of the rest crosses a
+ * cache line; returns h. AVX-512 on an Intel Xeon, which splits such
+ * stores, interleaved A/B: softmax 64x1001 7% faster, 64x1000 (every
+ * other row 32 bytes off) 5%, CE 64x1000 3-4%; aligned rows within 1%.
+ * AVX2 does not ask: softmax 64x1001 gained 3%, but aligned rows, all of
+ * the bench's for 8-float vectors, lost 2-7%. Each element is computed
+ * alone, so its bits do not depend on the alignment. Padding lanes compute
+ * garbage that is never stored. */
+static ALWAYS_INLINE size_t out_head(enum out_kind k, const float *x,
+                                     const float *x2, float *y, size_t n,
+                                     const out_params *p)
+{
+    if (!VEC_ALIGN_STORES || n < 4 * VLEN)
+        return 0;
+    const size_t h = (VLEN - (uintptr_t)y / sizeof(float) % VLEN) % VLEN;
+    if (h) {
+        const int two = k >= OUT_JVP;
+        vstore_part(y, out_value(k, vload_part(x, h, 0.0f),
+                                 two ? vload_part(x2, h, 0.0f) : vzero(), p), h);
+    }
+    return h;
+}
+
+/* y[i] = out_value(x[i], x2[i]) for i in [0, n), aligned as out_head
+ * does unless `stream`, which needs y aligned to the vector size. Padding
+ * lanes of the tail compute garbage that is never stored. */
 static ALWAYS_INLINE void out_range(enum out_kind k, const float *x,
                                     const float *x2, float *y, size_t n,
                                     const out_params *p, int stream)
 {
     const int two = k >= OUT_JVP;
-    size_t i = 0;
-    if (VEC_ALIGN_STORES && !stream && n >= 4 * VLEN) {
-        i = (VLEN - (uintptr_t)y / sizeof(float) % VLEN) % VLEN;
-        if (i) {
-            const vf a = out_value(k, vload_part(x, i, 0.0f),
-                                   two ? vload_part(x2, i, 0.0f) : vzero(), p);
-            vstore_part(y, a, i);
-        }
-    }
+    size_t i = stream ? 0 : out_head(k, x, x2, y, n, p);
     for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
         const vf a = out_value(k, vload(x + i), two ? vload(x2 + i) : vzero(), p);
         const vf b = out_value(k, vload(x + i + VLEN),
