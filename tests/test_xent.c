@@ -113,6 +113,15 @@ static void random_targets(rng *g, int32_t *t, size_t rows, size_t cols,
                             : (int32_t)(rng_next(g) % (uint64_t)cols);
 }
 
+/* rows of random logits (sigma 3), ld apart; the gaps hold the sentinel */
+static float *random_logits(rng *g, size_t rows, size_t cols, size_t ld)
+{
+    float *z = alloc_sentinel(rows * ld);
+    for (size_t r = 0; r < rows; r++)
+        fill_normal(g, z + r * ld, cols, 3.0);
+    return z;
+}
+
 /* Soft targets: a softmax of random logits, with exact zeros sprinkled in. */
 static void random_probs(rng *g, float *p, size_t rows, size_t cols,
                          size_t ld)
@@ -132,10 +141,8 @@ START_TEST(class_targets)
     for (size_t k = 1; k <= EVERY_LEN_MAX + 3; k++) {
         const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1];
         const size_t rows = 5, ld = cols + 1;
-        float *z = alloc_sentinel(rows * ld);
+        float *z = random_logits(&g, rows, cols, ld);
         int32_t t[5];
-        for (size_t r = 0; r < rows; r++)
-            fill_normal(&g, z + r * ld, cols, 3.0);
         for (size_t o = 0; o < N_OPTS; o++) {
             random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
             for (int outputs = 1; outputs <= 3; outputs++)
@@ -157,10 +164,8 @@ START_TEST(class_targets)
     static const size_t group_cols[] = {1, 17, 128, 1000, 1024, 1025};
     for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
         const size_t cols = group_cols[k], rows = 9, ld = cols + 1;
-        float *z = alloc_sentinel(rows * ld);
+        float *z = random_logits(&g, rows, cols, ld);
         int32_t t[9];
-        for (size_t r = 0; r < rows; r++)
-            fill_normal(&g, z + r * ld, cols, 3.0);
         for (size_t o = 0; o < N_OPTS; o++) {
             random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
             check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
@@ -179,9 +184,8 @@ START_TEST(soft_targets)
     for (size_t k = 1; k <= EVERY_LEN_MAX + 3; k++) {
         const size_t cols = k <= EVERY_LEN_MAX ? k : big[k - EVERY_LEN_MAX - 1];
         const size_t rows = 3, ld = cols + 2;
-        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
-        for (size_t r = 0; r < rows; r++)
-            fill_normal(&g, z + r * ld, cols, 3.0);
+        float *z = random_logits(&g, rows, cols, ld);
+        float *p = alloc_sentinel(rows * ld);
         random_probs(&g, p, rows, cols, ld);
         for (size_t o = 0; o < N_OPTS; o++) {
             for (int outputs = 1; outputs <= 3; outputs++)
@@ -197,9 +201,8 @@ START_TEST(soft_targets)
     static const size_t group_cols[] = {1, 17, 128, 256, 257};
     for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
         const size_t cols = group_cols[k], rows = 9, ld = cols + 1;
-        float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
-        for (size_t r = 0; r < rows; r++)
-            fill_normal(&g, z + r * ld, cols, 3.0);
+        float *z = random_logits(&g, rows, cols, ld);
+        float *p = alloc_sentinel(rows * ld);
         random_probs(&g, p, rows, cols, ld);
         check_soft_every_way(rows, cols, z, p, ld);
         free(z);
