@@ -163,9 +163,9 @@ static inline vf vscale_nonpos(vf p, vf n, vf nb)
     const vf s = vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(nb), 23)); /* 2^n */
     return vmulq_f32(p, s);
 }
-static inline vf vscale_any(vf p, vf n, vf nb)
+static inline vf vscale_any(vf p, vf n, vf nb, vf xc, vf lo)
 {
-    (void)nb;
+    (void)nb, (void)xc, (void)lo; /* (no assists to avoid: see vec_avx512.h) */
     /* n is integral: truncation is exact */
     const int32x4_t ni = vcvtq_s32_f32(n), half = vshrq_n_s32(ni, 1);
     return vmulq_f32(vmulq_f32(p, pow2i(half)), pow2i(vsubq_s32(ni, half)));

@@ -62,10 +62,12 @@
  * latency, 12-16% faster; on AVX-512, 1-2%. (Taking the clamp off the
  * chain too, with a masked last FMA, changed nothing on AVX-512.) */
 
-/* exp_any's clamp: exp(-110) < 2^-150 rounds to +0 and 2^128 to +inf.
- * exp_nonpos clamps at VEXP_LO, which the vector layer sets where its
- * scaling gives +0. */
-#define VEXP_ANY_LO (-110.0f)
+/* exp_any's clamp: exp(-104) < 0.973 2^-150 rounds to +0 (from any
+ * approximation within 2%), and 2^128 to +inf. The x86 layers' vscale_any
+ * gives the lanes at the low clamp +0 without scaling them (see
+ * vec_avx512.h), the same bits as scaling. exp_nonpos clamps at VEXP_LO,
+ * which the vector layer sets where its scaling gives +0. */
+#define VEXP_ANY_LO (-104.0f)
 #define VEXP_HI 89.0f
 
 #define EXP_LOG2E 0x1.715476p+0f
@@ -174,11 +176,11 @@ static inline vf exp_nonpos(vf x)
 static inline vf exp_any(vf x)
 {
     /* min/max return their second operand when one is NaN: NaN stays */
-    const vf xc = vmin(vset1(VEXP_HI), vmax(vset1(VEXP_ANY_LO), x));
+    const vf lo = vset1(VEXP_ANY_LO), xc = vmin(vset1(VEXP_HI), vmax(lo, x));
     vf n, nb;
     const vf r = exp_reduce(xc, &n, &nb);
     /* scaled last: T 2^floor(n) alone may overflow where the result does not */
-    return vscale_any(exp_frac(r, nb), n, nb);
+    return vscale_any(exp_frac(r, nb), n, nb, xc, lo);
 }
 
 #endif /* SMX_SIMD_EXP_H */

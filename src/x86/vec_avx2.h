@@ -135,13 +135,18 @@ static inline vf vlookup_scaled(const float table[8], vf nb)
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(t, b),
                                                 _mm256_slli_epi32(b, VEXP_FIELD_SHIFT)));
 }
-static inline vf vscale_any(vf y, vf n, vf nb)
+/* Lanes at exp_any's low clamp lo are multiplied by +0 instead of a factor
+ * that underflows, as Intel cores take a microcode assist for that (see
+ * vec_avx512.h). NaN stays. */
+static inline vf vscale_any(vf y, vf n, vf nb, vf xc, vf lo)
 {
     (void)n;
     /* floor(n) + 127, a 9-bit signed field of nb's mantissa */
     const __m256i b = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(nb), VEXP_FIELD_SHIFT), 23);
     const __m256i m = _mm256_sub_epi32(b, _mm256_set1_epi32(127)), half = _mm256_srai_epi32(m, 1);
-    return _mm256_mul_ps(_mm256_mul_ps(y, pow2i(half)), pow2i(_mm256_sub_epi32(m, half)));
+    const vf live = _mm256_cmp_ps(xc, lo, _CMP_NEQ_UQ);
+    return _mm256_mul_ps(_mm256_mul_ps(y, pow2i(half)),
+                         _mm256_and_ps(live, pow2i(_mm256_sub_epi32(m, half))));
 }
 
 /* SLEEF's exp, 1.0 ulp: kept as a measured alternative (bench). */
