@@ -88,6 +88,12 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
                                   const float *x, size_t ldx, float *y,
                                   size_t ldy)
 {
+#if VEC_HAS_PAIRS
+    if (!log_domain && rows > 1 && cols <= VLEN / 2) {
+        softmax_pairs(rows, cols, x, ldx, y, ldy);
+        return;
+    }
+#endif
     if (log_domain ? lone_short_row(rows, cols) : cols <= REG_VECS * VLEN) {
         /* Full rows get a copy with their length constant: straight-line
          * code. With the length variable, GCC's register allocation for

@@ -43,6 +43,41 @@ static inline void vstore_part(float *p, vf v, size_t n)
     _mm256_maskstore_ps(p, tail_mask(n), v);
 }
 
+/* Two short rows in one vector, one per 128-bit half (rows of up to 4
+ * floats; see vec_avx512.h): a[0, n) in lanes [0, n), b[0, n) in [4, 4 +
+ * n), `fill` elsewhere; vpair_max and vpair_sum give each lane its half's
+ * max or sum, with the same bits in every lane of a half. */
+#define VEC_HAS_PAIRS 1
+static inline vf vload_pair(const float *a, const float *b, size_t n, float fill)
+{
+    const __m256i m = _mm256_permute2x128_si256(tail_mask(n), tail_mask(n), 0x00);
+    const __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(a, _mm256_castsi256_si128(m))),
+                                          _mm_maskload_ps(b, _mm256_castsi256_si128(m)), 1);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m));
+}
+static inline void vstore_pair(float *a, float *b, vf v, size_t n)
+{
+    const __m128i m = _mm256_castsi256_si128(tail_mask(n));
+    _mm_maskstore_ps(a, m, _mm256_castps256_ps128(v));
+    _mm_maskstore_ps(b, m, _mm256_extractf128_ps(v, 1));
+}
+static inline vf vpair_max(vf v)
+{
+    v = _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+static inline vf vpair_sum(vf v)
+{
+    v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+/* 1 if no lane of v is infinite or NaN (v - v is NaN there) */
+static inline int vall_finite(vf v)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_UNORD_Q)) == 0;
+}
+
 /* A non-temporal store to a VLEN * 4-byte aligned p, for rows larger than
  * the caches: no read for ownership, no eviction of the inputs. */
 #define VEC_HAS_STREAM 1

@@ -67,6 +67,51 @@ static inline vf vfma_nonzero(vf q, vf t, vf acc)
     return _mm512_mask3_fmadd_ps(q, t, acc, _mm512_cmp_ps_mask(q, _mm512_setzero_ps(), _CMP_NEQ_UQ));
 }
 
+/* Two short rows in one vector, one per 8-lane half (rows of up to 8
+ * floats: a lone row leaves half the lanes idle and pays a whole row's
+ * reductions). vload_pair puts a[0, n) in lanes [0, n) and b[0, n) in
+ * [8, 8 + n), `fill` elsewhere; vpair_max and vpair_sum give each lane
+ * the max or sum of its half, by three exchanges of the halves' quarters,
+ * pairs and lanes (the two operands of each add are the same in every
+ * lane of a half, so all of them get the same bits). */
+#define VEC_HAS_PAIRS 1
+static inline vf vload_pair(const float *a, const float *b, size_t n, float fill)
+{
+    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    const __m256 f = _mm256_set1_ps(fill);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_mask_loadu_ps(f, k, a)),
+                              _mm256_mask_loadu_ps(f, k, b), 1);
+}
+static inline void vstore_pair(float *a, float *b, vf v, size_t n)
+{
+    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    _mm256_mask_storeu_ps(a, k, _mm512_castps512_ps256(v));
+    /* the high half moved down by a shuffle, not vextractf32x8: GCC makes
+     * that and the masked store one vextractf32x8 to memory, whose masked
+     * lanes may fault (no fault suppression) and did, against a guard
+     * page */
+    const vf hi = _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_mask_storeu_ps(b, k, _mm512_castps512_ps256(hi));
+}
+static inline vf vpair_max(vf v)
+{
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+static inline vf vpair_sum(vf v)
+{
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+/* 1 if no lane of v is infinite or NaN */
+static inline int vall_finite(vf v)
+{
+    return _mm512_fpclass_ps_mask(v, 0x99) == 0; /* QNaN, SNaN, +inf, -inf */
+}
+
 /* lanes [0, n) of v, +0 in the others */
 static inline vf vkeep_first(vf v, size_t n) { return _mm512_maskz_mov_ps(tail_mask(n), v); }
 
