@@ -89,8 +89,8 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
                                   size_t ldy)
 {
 #if VEC_HAS_PAIRS
-    if (!log_domain && rows > 1 && cols <= VLEN / 2) {
-        softmax_pairs(rows, cols, x, ldx, y, ldy);
+    if (rows > 1 && cols <= VLEN / 2) {
+        rowwise_pairs(log_domain, rows, cols, x, ldx, y, ldy);
         return;
     }
 #endif
@@ -185,6 +185,12 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
         lse[0] = logsumexp_row_regs(cols, x);
         return;
     }
+#if VEC_HAS_PAIRS
+    if (cols <= VLEN / 2) {
+        logsumexp_pairs(rows, cols, x, ldx, lse);
+        return;
+    }
+#endif
     stats st[GROUP];
     for (size_t r = 0; r < rows;) {
         const size_t g = group_stats(rows - r, cols, x + r * ldx, ldx, st);

@@ -71,6 +71,13 @@ static inline vf vpair_sum(vf v)
     v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
+/* SLEEF's log, 1.0 ulp: log S of a pair of rows (S in [1, VLEN / 2]) */
+static inline vf vlog_sleef(vf x) { return Sleef_logf8_u10avx2(x); }
+/* a in the low half, b in the high half */
+static inline vf vset_pair(float a, float b)
+{
+    return _mm256_insertf128_ps(_mm256_set1_ps(a), _mm_set1_ps(b), 1);
+}
 static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
 /* 1 if no lane of v is infinite or NaN (v - v is NaN there) */
 static inline int vall_finite(vf v)
