@@ -178,6 +178,53 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
     return want_loss ? xent_loss(m, log_inline(s), zt, keep, e, sum_z, cols) : 0.0f;
 }
 
+#if VEC_HAS_PAIRS
+/* Rows of n <= VLEN / 2 with a gradient and no smoothing, two to a vector
+ * (see rows_pairs_tmpl.c): p = exp(z - M) / S by a division, the gradient
+ * scale p with its target element scale (p_t - 1), the loss (M - z_t) +
+ * log S with both logs from one call of SLEEF's. A pair with an ignored
+ * target, a max that is not finite or a NaN sum goes to xent_rows_short.
+ * The target logits are read before the gradient, which may overwrite
+ * them, is written. */
+static void xent_pairs(size_t rows, size_t cols, const float *z, size_t ldz,
+                       const int32_t *t, const smx_xent_params *prm,
+                       float *loss, float *grad, size_t ldg)
+{
+    const double scale = prm->grad_scale;
+    float l[2];
+    for (size_t r = 0; r + 2 <= rows; r += 2) {
+        const float *za = z + r * ldz, *zb = za + ldz;
+        float *ga = grad + r * ldg, *gb = ga + ldg;
+        float *lr = loss ? loss + r : l;
+        vf v, m, e, s;
+        if (t[r] == prm->ignore_index || t[r + 1] == prm->ignore_index ||
+            !pair_stats(za, zb, cols, &v, &m, &e, &s)) {
+            xent_rows_short(2, cols, za, ldz, t + r, prm, lr, ga, ldg, NULL);
+            continue;
+        }
+        const size_t ta = (size_t)t[r], tb = (size_t)t[r + 1];
+        const float zta = za[ta], ztb = zb[tb];
+        float pv[VLEN], mv[VLEN], lsv[VLEN];
+        const vf p = vdiv(e, s);
+        vstore(pv, p);
+        vstore_pair(ga, gb, vmul(p, vset1((float)scale)), cols);
+        ga[ta] = (float)(scale * ((double)pv[ta] - 1.0));
+        gb[tb] = (float)(scale * ((double)pv[VLEN / 2 + tb] - 1.0));
+        if (loss) {
+            vstore(mv, m);
+            vstore(lsv, vlog_sleef(s));
+            lr[0] = (float)(((double)mv[0] - zta) + lsv[0]);
+            lr[1] = (float)(((double)mv[VLEN / 2] - ztb) + lsv[VLEN / 2]);
+        }
+    }
+    if (rows % 2) {
+        const size_t r = rows - 1;
+        xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm,
+                        loss ? loss + r : l, grad + r * ldg, ldg, NULL);
+    }
+}
+#endif
+
 static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
                  const int32_t *targets, const smx_xent_params *prm,
                  float *loss, float *grad, size_t ldg)
@@ -188,6 +235,12 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
             loss[0] = l;
         return;
     }
+#if VEC_HAS_PAIRS
+    if (grad && cols <= VLEN / 2 && prm->smoothing == 0.0f) {
+        xent_pairs(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
+        return;
+    }
+#endif
     if (grad && cols <= SHORT_ROW) {
         const size_t group = cols <= GROUP_ROW ? GROUP : 1;
         float l[GROUP];
