@@ -20,6 +20,18 @@ typedef double (*log_probe_fn)(double x);
     double log_probe_##isa(double x);                                        \
     double log_probe_##isa(double x) { return log_inline(x); }
 
+/* y[i] = vlog_pos(x[i]) (src/simd/log.h; x86 only), n a multiple of VLEN */
+typedef void (*vlog_probe_fn)(const float *x, float *y, size_t n);
+#define PROBE_DEFINE_VLOG(isa)                                               \
+    void vlog_probe_##isa(const float *x, float *y, size_t n);               \
+    void vlog_probe_##isa(const float *x, float *y, size_t n)                \
+    {                                                                        \
+        for (size_t i = 0; i < n; i += VLEN)                                 \
+            vstore(y + i, vlog_pos(vload(x + i)));                           \
+    }
+
+void vlog_probe_avx2(const float *x, float *y, size_t n);
+void vlog_probe_avx512(const float *x, float *y, size_t n);
 void exp_probe_avx2(const float *x, float *y, size_t n, int any);
 void exp_probe_avx512(const float *x, float *y, size_t n, int any);
 void exp_probe_neon(const float *x, float *y, size_t n, int any);

@@ -7,3 +7,4 @@
 #include "exp_probe.h"
 
 PROBE_DEFINE(avx512)
+PROBE_DEFINE_VLOG(avx512)

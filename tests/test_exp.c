@@ -23,19 +23,20 @@ typedef struct probe {
     smx_isa isa;
     exp_probe_fn fn;
     log_probe_fn log;
+    vlog_probe_fn vlog; /* NULL where the ISA has no vector log */
 } probe;
 
 static const probe probes[] = {
 #if SMX_HAVE_AVX2
-    {SMX_ISA_AVX2, exp_probe_avx2, log_probe_avx2},
+    {SMX_ISA_AVX2, exp_probe_avx2, log_probe_avx2, vlog_probe_avx2},
 #endif
 #if SMX_HAVE_AVX512
-    {SMX_ISA_AVX512, exp_probe_avx512, log_probe_avx512},
+    {SMX_ISA_AVX512, exp_probe_avx512, log_probe_avx512, vlog_probe_avx512},
 #endif
 #if SMX_HAVE_NEON
-    {SMX_ISA_NEON, exp_probe_neon, log_probe_neon},
+    {SMX_ISA_NEON, exp_probe_neon, log_probe_neon, NULL},
 #endif
-    {SMX_ISA_AUTO, NULL, NULL},
+    {SMX_ISA_AUTO, NULL, NULL, NULL},
 };
 
 static float from_bits(uint32_t b)
@@ -263,6 +264,43 @@ START_TEST(log_special_values)
 }
 END_TEST
 
+/* The vector log of paired rows (src/simd/log.h: vlog_pos), over every
+ * float in [1, 16), where the row sums it serves lie ([1, VLEN / 2]):
+ * within 2^-22 of log(x) (a result in [2, 4) has an ulp of 2^-22; the
+ * log-domain bar is 2^-20 or more). */
+#define VLOG_MAX_ABS 0x1p-22
+START_TEST(vlog_abs_one_to_sixteen)
+{
+    const probe *pr = &probes[_i];
+    if (!smx_isa_supported(pr->isa) || !pr->vlog)
+        return;
+    static float x[CHUNK], y[CHUNK];
+    double worst = 0.0;
+    float at = 0.0f;
+    for (uint32_t b = 0x3f800000u; b < 0x41800000u; b += CHUNK) {
+        for (uint32_t i = 0; i < CHUNK; i++)
+            x[i] = from_bits(b + i);
+        pr->vlog(x, y, CHUNK);
+        for (uint32_t i = 0; i < CHUNK; i++) {
+            const double err = fabs((double)y[i] - log((double)x[i]));
+            if (!(err <= worst)) {
+                worst = err;
+                at = x[i];
+            }
+        }
+    }
+    printf("vlog_pos   [%s]: max abs error %.3g (2^%.1f) at %a\n",
+           smx_isa_name(pr->isa), worst, log2(worst), (double)at);
+    ck_assert_msg(worst <= VLOG_MAX_ABS, "vlog_pos [%s]: %g at %a",
+                  smx_isa_name(pr->isa), worst, (double)at);
+    for (size_t i = 0; i < 16; i++) /* a multiple of every VLEN */
+        x[i] = 1.0f;
+    pr->vlog(x, y, 16);
+    for (size_t i = 0; i < 16; i++) /* a row of one element: S = 1 */
+        ck_assert(y[i] == 0.0f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exp");
@@ -274,6 +312,7 @@ int main(void)
     tcase_add_loop_test(tc, exp_special_values, 0, n);
     tcase_add_loop_test(tc, log_rel_all_binades, 0, n);
     tcase_add_loop_test(tc, log_special_values, 0, n);
+    tcase_add_loop_test(tc, vlog_abs_one_to_sixteen, 0, n);
     suite_add_tcase(s, tc);
     return tests_run(s);
 }

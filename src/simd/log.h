@@ -66,4 +66,30 @@ static inline double log_inline(double x)
     return base + (r + r2 * q);
 }
 
+#if defined(VEC_HAS_PAIRS) && VEC_HAS_PAIRS
+/* log(x) in float for positive normal x, a vector at a time: the log S of
+ * two rows held in one vector (rows_pairs_tmpl.c; S in [1, VLEN / 2]),
+ * where two calls of log_inline or one of SLEEF's logf cost more than the
+ * rest of the pair. x = 2^k f with f in [sqrt(1/2), sqrt(2)) (the vector
+ * layer's vsplit_sqrt2), s = (f - 1) / (f + 1), |s| <= 0.1716, and
+ *
+ *   log(x) = k ln2 + 2 atanh(s) = k ln2 + 2s (1 + s^2/3 + s^4/5 + s^6/7 + s^8/9),
+ *
+ * truncated after s^9 (the rest is below 2 s^11 / 11 < 7e-10). f - 1 is
+ * exact; f + 1 and the division round, so 2s is within about 2^-23
+ * relative (4e-8 absolute); ln2 = EXP_LN2_HI + EXP_LN2_LO, k EXP_LN2_HI
+ * exact. tests/test_exp.c measures it over every float in [1, 16). */
+static inline vf vlog_pos(vf x)
+{
+    vf k;
+    const vf f = vsplit_sqrt2(x, &k), one = vset1(1.0f);
+    const vf s = vdiv(vsub(f, one), vadd(f, one)), t = vmul(s, s), u = vadd(s, s);
+    vf p = vfma(vset1(1.0f / 9), t, vset1(1.0f / 7));
+    p = vfma(p, t, vset1(1.0f / 5));
+    p = vfma(p, t, vset1(1.0f / 3));
+    const vf lf = vfma(vmul(u, t), p, u);
+    return vfma(k, vset1(EXP_LN2_HI), vfma(k, vset1(EXP_LN2_LO), lf));
+}
+#endif
+
 #endif /* SMX_SIMD_LOG_H */

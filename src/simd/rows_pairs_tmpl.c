@@ -33,15 +33,14 @@ static ALWAYS_INLINE int pair_stats(const float *xa, const float *xb, size_t n,
 
 /* Softmax (log_domain 0) or log-softmax of rows of n <= VLEN / 2, two at
  * a time. Softmax: y = exp(x - M) / S by a division, one rounding where
- * 1 / S then a multiply take two. Log-softmax: (x - M) - log S, the two
- * logs from one call of SLEEF's (S is in [1, VLEN / 2], where its 1 ulp
- * is far inside the bar). The last row of an odd count goes alone. Intel
- * Xeon, interleaved A/B: softmax AVX-512 4096x8 1.24 -> 0.44 ns per
- * element, 4096x7 1.39 -> 0.52, 4096x2 4.85 -> 1.79; AVX2 4096x4 1.73 ->
- * 0.63, 4096x2 3.49 -> 1.26; two rows of 8 (AVX-512) 1.65 -> 0.95.
- * Log-softmax, whose log per pair costs more than the rest: AVX-512
- * 4096x8 1.84 -> 1.17, AVX2 4096x4 3.08 -> 2.33 (two scalar logs in double
- * instead: 1.38 and 2.24). */
+ * 1 / S then a multiply take two. Log-softmax: (x - M) - log S, both
+ * logs from one vlog_pos (log.h). The last row of an odd count goes
+ * alone. Intel Xeon, interleaved A/B: softmax AVX-512 4096x8 1.24 -> 0.44
+ * ns per element, 4096x7 1.39 -> 0.52, 4096x2 4.85 -> 1.79; AVX2 4096x4
+ * 1.73 -> 0.63, 4096x2 3.49 -> 1.26; two rows of 8 (AVX-512) 1.65 ->
+ * 0.95. Log-softmax AVX-512 4096x8 1.84 -> 0.71, AVX2 4096x4 3.08 -> 1.13
+ * (the log per pair as two scalar log_inline: 1.38 and 2.24; as one call
+ * of SLEEF's logf: 1.17 and 2.33). */
 static void rowwise_pairs(int log_domain, size_t rows, size_t n,
                           const float *x, size_t ldx, float *y, size_t ldy)
 {
@@ -54,7 +53,7 @@ static void rowwise_pairs(int log_domain, size_t rows, size_t n,
             rowwise_row_regs(log_domain, n, xa, ya);
             rowwise_row_regs(log_domain, n, xb, yb);
         } else if (log_domain) {
-            vstore_pair(ya, yb, vsub(vsub(v, m), vlog_sleef(s)), n);
+            vstore_pair(ya, yb, vsub(vsub(v, m), vlog_pos(s)), n);
         } else {
             vstore_pair(ya, yb, vdiv(e, s), n);
         }
@@ -64,8 +63,8 @@ static void rowwise_pairs(int log_domain, size_t rows, size_t n,
 }
 
 /* logsumexp of rows of n <= VLEN / 2, two at a time: M + log S, the logs
- * as rowwise_pairs takes them. AVX-512 4096x8 2.03 -> 1.16 ns per element,
- * AVX2 4096x4 2.82 -> 2.25. */
+ * as rowwise_pairs takes them. AVX-512 4096x8 2.03 -> 0.71 ns per element,
+ * AVX2 4096x4 2.82 -> 1.09. */
 static void logsumexp_pairs(size_t rows, size_t n, const float *x,
                             size_t ldx, float *lse)
 {
@@ -79,7 +78,7 @@ static void logsumexp_pairs(size_t rows, size_t n, const float *x,
             continue;
         }
         float out[VLEN];
-        vstore(out, vadd(m, vlog_sleef(s)));
+        vstore(out, vadd(m, vlog_pos(s)));
         lse[r] = out[0];
         lse[r + 1] = out[VLEN / 2];
     }

@@ -182,7 +182,9 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
 /* Rows of n <= VLEN / 2 with a gradient and no smoothing, two to a vector
  * (see rows_pairs_tmpl.c): p = exp(z - M) / S by a division, the gradient
  * scale p with its target element scale (p_t - 1), the loss (M - z_t) +
- * log S with both logs from one call of SLEEF's. A pair with an ignored
+ * log S with both logs from one vlog_pos (AVX-512 4096x8 2.43 -> 1.19 ns
+ * per element, 4096x2 9.83 -> 4.77; AVX2 4096x4 4.27 -> 1.71, 4096x2
+ * 8.55 -> 3.46; Intel Xeon, interleaved A/B). A pair with an ignored
  * target, a max that is not finite or a NaN sum goes to xent_rows_short.
  * The target logits are read before the gradient, which may overwrite
  * them, is written. */
@@ -212,7 +214,7 @@ static void xent_pairs(size_t rows, size_t cols, const float *z, size_t ldz,
         gb[tb] = (float)(scale * ((double)pv[VLEN / 2 + tb] - 1.0));
         if (loss) {
             vstore(mv, m);
-            vstore(lsv, vlog_sleef(s));
+            vstore(lsv, vlog_pos(s));
             lr[0] = (float)(((double)mv[0] - zta) + lsv[0]);
             lr[1] = (float)(((double)mv[VLEN / 2] - ztb) + lsv[VLEN / 2]);
         }

@@ -71,8 +71,17 @@ static inline vf vpair_sum(vf v)
     v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-/* SLEEF's log, 1.0 ulp: log S of a pair of rows (S in [1, VLEN / 2]) */
-static inline vf vlog_sleef(vf x) { return Sleef_logf8_u10avx2(x); }
+/* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
+ * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
+ * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken
+ * off its exponent field. */
+static inline vf vsplit_sqrt2(vf x, vf *k)
+{
+    const __m256i b = _mm256_castps_si256(x);
+    const __m256i e = _mm256_srai_epi32(_mm256_sub_epi32(b, _mm256_set1_epi32(0x3f3504f3)), 23);
+    *k = _mm256_cvtepi32_ps(e);
+    return _mm256_castsi256_ps(_mm256_sub_epi32(b, _mm256_slli_epi32(e, 23)));
+}
 /* a in the low half, b in the high half */
 static inline vf vset_pair(float a, float b)
 {

@@ -105,8 +105,17 @@ static inline vf vpair_sum(vf v)
     v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-/* SLEEF's log, 1.0 ulp: log S of a pair of rows (S in [1, VLEN / 2]) */
-static inline vf vlog_sleef(vf x) { return Sleef_logf16_u10avx512f(x); }
+/* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
+ * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
+ * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken
+ * off its exponent field. */
+static inline vf vsplit_sqrt2(vf x, vf *k)
+{
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i e = _mm512_srai_epi32(_mm512_sub_epi32(b, _mm512_set1_epi32(0x3f3504f3)), 23);
+    *k = _mm512_cvtepi32_ps(e);
+    return _mm512_castsi512_ps(_mm512_sub_epi32(b, _mm512_slli_epi32(e, 23)));
+}
 /* a in the low half, b in the high half */
 static inline vf vset_pair(float a, float b)
 {
