@@ -14,7 +14,7 @@
 #include "common.h"
 
 #define MAX_COLS EVERY_LEN_MAX
-#define ROWS 2
+#define ROWS 4 /* a whole pack of short rows (rows_packed_tmpl.c), its last row flush against the guard */
 #define MAX_JAC 24 /* the Jacobian is n x n: lengths 1 to MAX_JAC */
 
 enum { X, V, Y, P, LSE, T, N_BUFS };

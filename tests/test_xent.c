@@ -173,6 +173,26 @@ START_TEST(class_targets)
         }
         free(z);
     }
+    /* Short rows packed in a vector (rows_packed_tmpl.c): nine rows of 1 to
+     * 8 floats with no target ignored (random_targets ignores every fourth
+     * row, which sends its whole pack elsewhere), so that packs of two and
+     * four take the packed path, and one row is left over; in place too. */
+    for (size_t cols = 1; cols <= 8; cols++) {
+        const size_t rows = 9, ld = cols + 1;
+        float *z = random_logits(&g, rows, cols, ld);
+        int32_t t[9];
+        for (size_t o = 0; o < N_OPTS; o++) {
+            for (size_t r = 0; r < rows; r++) {
+                t[r] = (int32_t)(rng_next(&g) % (uint64_t)cols);
+                if (t[r] == option_sets[o].ignore_index)
+                    t[r] = (t[r] + 1) % (int32_t)cols;
+            }
+            for (int outputs = 1; outputs <= 3; outputs++)
+                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
+            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+        }
+        free(z);
+    }
 }
 END_TEST
 

@@ -88,9 +88,9 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
                                   const float *x, size_t ldx, float *y,
                                   size_t ldy)
 {
-#if VEC_HAS_PAIRS
+#if VEC_MAX_PACK
     if (rows > 1 && cols <= VLEN / 2) {
-        rowwise_pairs(log_domain, rows, cols, x, ldx, y, ldy);
+        rowwise_packed(log_domain, rows, cols, x, ldx, y, ldy);
         return;
     }
 #endif
@@ -185,9 +185,9 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
         lse[0] = logsumexp_row_regs(cols, x);
         return;
     }
-#if VEC_HAS_PAIRS
+#if VEC_MAX_PACK
     if (cols <= VLEN / 2) {
-        logsumexp_pairs(rows, cols, x, ldx, lse);
+        logsumexp_packed(rows, cols, x, ldx, lse);
         return;
     }
 #endif

@@ -27,8 +27,8 @@
  *
  * Parts, included in this order, each building on those before it:
  * blocks_tmpl.c (reductions, the exp-sum pass, row statistics, output
- * passes), rows_regs_tmpl.c (rows held in registers), rows_pairs_tmpl.c
- * (two short rows per vector), forward_tmpl.c
+ * passes), rows_regs_tmpl.c (rows held in registers), rows_packed_tmpl.c
+ * (short rows two or four to a vector), forward_tmpl.c
  * (softmax, log-softmax, logsumexp), backward_tmpl.c (JVPs and VJPs),
  * xent_tmpl.c and xent_soft_tmpl.c (cross-entropy), then the table below.
  */
@@ -53,7 +53,7 @@
 
 #include "blocks_tmpl.c"
 #include "rows_regs_tmpl.c"
-#include "rows_pairs_tmpl.c"
+#include "rows_packed_tmpl.c"
 #include "forward_tmpl.c"
 #include "backward_tmpl.c"
 #include "xent_tmpl.c"

@@ -66,11 +66,11 @@ static inline double log_inline(double x)
     return base + (r + r2 * q);
 }
 
-#if defined(VEC_HAS_PAIRS) && VEC_HAS_PAIRS
+#if defined(VEC_MAX_PACK) && VEC_MAX_PACK
 /* log(x) in float for positive normal x, a vector at a time: the log S of
- * two rows held in one vector (rows_pairs_tmpl.c; S in [1, VLEN / 2]),
- * where two calls of log_inline or one of SLEEF's logf cost more than the
- * rest of the pair. x = 2^k f with f in [sqrt(1/2), sqrt(2)) (the vector
+ * rows packed in one vector (rows_packed_tmpl.c; S in [1, VLEN / 2]),
+ * where a log_inline per row or one call of SLEEF's logf costs more than
+ * the rest of the pack. x = 2^k f with f in [sqrt(1/2), sqrt(2)) (the vector
  * layer's vsplit_sqrt2), s = (f - 1) / (f + 1), |s| <= 0.1716, and
  *
  *   log(x) = k ln2 + 2 atanh(s) = k ln2 + 2s (1 + s^2/3 + s^4/5 + s^6/7 + s^8/9),

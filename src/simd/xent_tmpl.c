@@ -178,52 +178,68 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
     return want_loss ? xent_loss(m, log_inline(s), zt, keep, e, sum_z, cols) : 0.0f;
 }
 
-#if VEC_HAS_PAIRS
-/* Rows of n <= VLEN / 2 with a gradient and no smoothing, two to a vector
- * (see rows_pairs_tmpl.c): p = exp(z - M) / S by a division, the gradient
- * scale p with its target element scale (p_t - 1), the loss (M - z_t) +
- * log S with both logs from one vlog_pos (AVX-512 4096x8 2.43 -> 1.19 ns
- * per element, 4096x2 9.83 -> 4.77; AVX2 4096x4 4.27 -> 1.71, 4096x2
- * 8.55 -> 3.46; Intel Xeon, interleaved A/B). A pair with an ignored
- * target, a max that is not finite or a NaN sum goes to xent_rows_short.
- * The target logits are read before the gradient, which may overwrite
- * them, is written. */
-static void xent_pairs(size_t rows, size_t cols, const float *z, size_t ldz,
-                       const int32_t *t, const smx_xent_params *prm,
-                       float *loss, float *grad, size_t ldg)
+#if VEC_MAX_PACK
+/* Rows of n <= VLEN / R with a gradient and no smoothing, R to a vector
+ * (see rows_packed_tmpl.c): p = exp(z - M) / S by a division, the
+ * gradient scale p with its target element scale (p_t - 1), the loss
+ * (M - z_t) + log S with all R logs from one vlog_pos (AVX-512 4096x8
+ * 2.37 -> 1.17 ns per element, 4096x4 4.77 -> 1.36, 4096x2 9.58 -> 2.77;
+ * AVX2 4096x4 4.27 -> 1.71, 4096x2 8.55 -> 3.46; Intel Xeon, interleaved
+ * A/B). A pack with an
+ * ignored target, a max that is not finite or a NaN sum goes to
+ * xent_rows_short. The target logits are read before the gradient, which
+ * may overwrite them, is written. */
+static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
+                                         const float *z, size_t ldz,
+                                         const int32_t *t,
+                                         const smx_xent_params *prm,
+                                         float *loss, float *grad, size_t ldg)
 {
     const double scale = prm->grad_scale;
-    float l[2];
-    for (size_t r = 0; r + 2 <= rows; r += 2) {
-        const float *za = z + r * ldz, *zb = za + ldz;
-        float *ga = grad + r * ldg, *gb = ga + ldg;
-        float *lr = loss ? loss + r : l;
+    const size_t seg = VLEN / (size_t)R;
+    float l[4];
+    size_t r = 0;
+    for (; r + R <= rows; r += R) {
+        const float *zr = z + r * ldz;
+        float *gr = grad + r * ldg, *lr = loss ? loss + r : l;
+        int ignored = 0;
+        for (int j = 0; j < R; j++)
+            ignored |= t[r + j] == prm->ignore_index;
         vf v, m, e, s;
-        if (t[r] == prm->ignore_index || t[r + 1] == prm->ignore_index ||
-            !pair_stats(za, zb, cols, &v, &m, &e, &s)) {
-            xent_rows_short(2, cols, za, ldz, t + r, prm, lr, ga, ldg, NULL);
+        if (ignored || !pack_stats(R, zr, ldz, cols, &v, &m, &e, &s)) {
+            xent_rows_short(R, cols, zr, ldz, t + r, prm, lr, gr, ldg, NULL);
             continue;
         }
-        const size_t ta = (size_t)t[r], tb = (size_t)t[r + 1];
-        const float zta = za[ta], ztb = zb[tb];
-        float pv[VLEN], mv[VLEN], lsv[VLEN];
+        float zt[4], pv[VLEN], mv[VLEN], lsv[VLEN];
+        for (int j = 0; j < R; j++)
+            zt[j] = zr[j * ldz + (size_t)t[r + j]];
         const vf p = vdiv(e, s);
         vstore(pv, p);
-        vstore_pair(ga, gb, vmul(p, vset1((float)scale)), cols);
-        ga[ta] = (float)(scale * ((double)pv[ta] - 1.0));
-        gb[tb] = (float)(scale * ((double)pv[VLEN / 2 + tb] - 1.0));
+        vstore_pack(R, gr, ldg, vmul(p, vset1((float)scale)), cols);
+        for (int j = 0; j < R; j++) {
+            const size_t tj = (size_t)t[r + j];
+            gr[j * ldg + tj] = (float)(scale * ((double)pv[j * seg + tj] - 1.0));
+        }
         if (loss) {
             vstore(mv, m);
             vstore(lsv, vlog_pos(s));
-            lr[0] = (float)(((double)mv[0] - zta) + lsv[0]);
-            lr[1] = (float)(((double)mv[VLEN / 2] - ztb) + lsv[VLEN / 2]);
+            for (int j = 0; j < R; j++)
+                lr[j] = (float)(((double)mv[j * seg] - zt[j]) + lsv[j * seg]);
         }
     }
-    if (rows % 2) {
-        const size_t r = rows - 1;
+    for (; r < rows; r++)
         xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm,
                         loss ? loss + r : l, grad + r * ldg, ldg, NULL);
-    }
+}
+
+static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
+                        const int32_t *t, const smx_xent_params *prm,
+                        float *loss, float *grad, size_t ldg)
+{
+    if (pack_rows(cols) == 4)
+        xent_packed_as(4, rows, cols, z, ldz, t, prm, loss, grad, ldg);
+    else
+        xent_packed_as(2, rows, cols, z, ldz, t, prm, loss, grad, ldg);
 }
 #endif
 
@@ -237,9 +253,9 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
             loss[0] = l;
         return;
     }
-#if VEC_HAS_PAIRS
+#if VEC_MAX_PACK
     if (grad && cols <= VLEN / 2 && prm->smoothing == 0.0f) {
-        xent_pairs(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
+        xent_packed(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
         return;
     }
 #endif

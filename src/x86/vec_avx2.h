@@ -43,31 +43,37 @@ static inline void vstore_part(float *p, vf v, size_t n)
     _mm256_maskstore_ps(p, tail_mask(n), v);
 }
 
-/* Two short rows in one vector, one per 128-bit half (rows of up to 4
- * floats; see vec_avx512.h): a[0, n) in lanes [0, n), b[0, n) in [4, 4 +
- * n), `fill` elsewhere; vpair_max and vpair_sum give each lane its half's
- * max or sum, with the same bits in every lane of a half. */
-#define VEC_HAS_PAIRS 1
-static inline vf vload_pair(const float *a, const float *b, size_t n, float fill)
+/* Short rows packed two to a vector (R = 2), one per 128-bit half (rows
+ * of up to 4 floats; see vec_avx512.h): row j (x + j ld) [0, n) in lanes
+ * [4 j, 4 j + n), `fill` elsewhere; vpack_max and vpack_sum give each
+ * lane its half's max or sum, with the same bits in every lane of a
+ * half. */
+#define VEC_MAX_PACK 2
+static inline vf vload_pack(int R, const float *x, size_t ld, size_t n, float fill)
 {
+    (void)R;
     const __m256i m = _mm256_permute2x128_si256(tail_mask(n), tail_mask(n), 0x00);
-    const __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(a, _mm256_castsi256_si128(m))),
-                                          _mm_maskload_ps(b, _mm256_castsi256_si128(m)), 1);
+    const __m128i m4 = _mm256_castsi256_si128(m);
+    const __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(x, m4)),
+                                          _mm_maskload_ps(x + ld, m4), 1);
     return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m));
 }
-static inline void vstore_pair(float *a, float *b, vf v, size_t n)
+static inline void vstore_pack(int R, float *y, size_t ld, vf v, size_t n)
 {
+    (void)R;
     const __m128i m = _mm256_castsi256_si128(tail_mask(n));
-    _mm_maskstore_ps(a, m, _mm256_castps256_ps128(v));
-    _mm_maskstore_ps(b, m, _mm256_extractf128_ps(v, 1));
+    _mm_maskstore_ps(y, m, _mm256_castps256_ps128(v));
+    _mm_maskstore_ps(y + ld, m, _mm256_extractf128_ps(v, 1));
 }
-static inline vf vpair_max(vf v)
+static inline vf vpack_max(int R, vf v)
 {
+    (void)R;
     v = _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-static inline vf vpair_sum(vf v)
+static inline vf vpack_sum(int R, vf v)
 {
+    (void)R;
     v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
@@ -81,11 +87,6 @@ static inline vf vsplit_sqrt2(vf x, vf *k)
     const __m256i e = _mm256_srai_epi32(_mm256_sub_epi32(b, _mm256_set1_epi32(0x3f3504f3)), 23);
     *k = _mm256_cvtepi32_ps(e);
     return _mm256_castsi256_ps(_mm256_sub_epi32(b, _mm256_slli_epi32(e, 23)));
-}
-/* a in the low half, b in the high half */
-static inline vf vset_pair(float a, float b)
-{
-    return _mm256_insertf128_ps(_mm256_set1_ps(a), _mm_set1_ps(b), 1);
 }
 static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
 /* 1 if no lane of v is infinite or NaN (v - v is NaN there) */

@@ -67,41 +67,72 @@ static inline vf vfma_nonzero(vf q, vf t, vf acc)
     return _mm512_mask3_fmadd_ps(q, t, acc, _mm512_cmp_ps_mask(q, _mm512_setzero_ps(), _CMP_NEQ_UQ));
 }
 
-/* Two short rows in one vector, one per 8-lane half (rows of up to 8
- * floats: a lone row leaves half the lanes idle and pays a whole row's
- * reductions). vload_pair puts a[0, n) in lanes [0, n) and b[0, n) in
- * [8, 8 + n), `fill` elsewhere; vpair_max and vpair_sum give each lane
- * the max or sum of its half, by three exchanges of the halves' quarters,
- * pairs and lanes (the two operands of each add are the same in every
- * lane of a half, so all of them get the same bits). */
-#define VEC_HAS_PAIRS 1
-static inline vf vload_pair(const float *a, const float *b, size_t n, float fill)
+/* Short rows packed R to a vector (R = 2 or 4), one per segment of VLEN /
+ * R lanes (rows of up to 8 or 4 floats: a lone row leaves most lanes idle
+ * and pays a whole row's reductions). vload_pack puts row j (x + j ld)
+ * [0, n) in lanes [j VLEN / R, j VLEN / R + n), `fill` elsewhere;
+ * vpack_max and vpack_sum give each lane the max or sum of its segment,
+ * by exchanges of its halves, quarters (R = 2) and lanes: the two
+ * operands of each add are the same in every lane of a segment, so all of
+ * them get the same bits. */
+#define VEC_MAX_PACK 4
+static inline vf vload_pack(int R, const float *x, size_t ld, size_t n, float fill)
 {
     const __mmask8 k = (__mmask8)((1u << n) - 1);
-    const __m256 f = _mm256_set1_ps(fill);
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_mask_loadu_ps(f, k, a)),
-                              _mm256_mask_loadu_ps(f, k, b), 1);
+    if (R == 2) {
+        const __m256 f = _mm256_set1_ps(fill);
+        return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_mask_loadu_ps(f, k, x)),
+                                  _mm256_mask_loadu_ps(f, k, x + ld), 1);
+    }
+    const __m128 f = _mm_set1_ps(fill);
+    const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_mask_loadu_ps(f, k, x)),
+                                           _mm_mask_loadu_ps(f, k, x + ld), 1);
+    const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_mask_loadu_ps(f, k, x + 2 * ld)),
+                                           _mm_mask_loadu_ps(f, k, x + 3 * ld), 1);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
-static inline void vstore_pair(float *a, float *b, vf v, size_t n)
+/* Each segment is extracted to a register that the empty asm makes opaque,
+ * then stored by a masked store of its own width. Without the asm, GCC
+ * fuses the extract (even of the low half or quarter) and the store into
+ * one vextractf32x8/x4 to memory, whose masked lanes may fault (no fault
+ * suppression), and did, against a guard page. A masked 512-bit store of
+ * the shuffled vector avoids that too, but crosses a cache line more
+ * often: AVX-512 softmax 4096x8 4% slower. */
+#define OPAQUE(x) __asm__("" : "+v"(x))
+static inline void vstore_pack(int R, float *y, size_t ld, vf v, size_t n)
 {
     const __mmask8 k = (__mmask8)((1u << n) - 1);
-    _mm256_mask_storeu_ps(a, k, _mm512_castps512_ps256(v));
-    /* the high half moved down by a shuffle, not vextractf32x8: GCC makes
-     * that and the masked store one vextractf32x8 to memory, whose masked
-     * lanes may fault (no fault suppression) and did, against a guard
-     * page */
-    const vf hi = _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2));
-    _mm256_mask_storeu_ps(b, k, _mm512_castps512_ps256(hi));
+    if (R == 2) {
+        __m256 lo = _mm512_castps512_ps256(v), hi = _mm512_extractf32x8_ps(v, 1);
+        OPAQUE(lo);
+        OPAQUE(hi);
+        _mm256_mask_storeu_ps(y, k, lo);
+        _mm256_mask_storeu_ps(y + ld, k, hi);
+        return;
+    }
+    __m128 q0 = _mm512_castps512_ps128(v), q1 = _mm512_extractf32x4_ps(v, 1);
+    __m128 q2 = _mm512_extractf32x4_ps(v, 2), q3 = _mm512_extractf32x4_ps(v, 3);
+    OPAQUE(q0);
+    OPAQUE(q1);
+    OPAQUE(q2);
+    OPAQUE(q3);
+    _mm_mask_storeu_ps(y, k, q0);
+    _mm_mask_storeu_ps(y + ld, k, q1);
+    _mm_mask_storeu_ps(y + 2 * ld, k, q2);
+    _mm_mask_storeu_ps(y + 3 * ld, k, q3);
 }
-static inline vf vpair_max(vf v)
+#undef OPAQUE
+static inline vf vpack_max(int R, vf v)
 {
-    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    if (R == 2)
+        v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
     v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-static inline vf vpair_sum(vf v)
+static inline vf vpack_sum(int R, vf v)
 {
-    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    if (R == 2)
+        v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
     v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
@@ -115,11 +146,6 @@ static inline vf vsplit_sqrt2(vf x, vf *k)
     const __m512i e = _mm512_srai_epi32(_mm512_sub_epi32(b, _mm512_set1_epi32(0x3f3504f3)), 23);
     *k = _mm512_cvtepi32_ps(e);
     return _mm512_castsi512_ps(_mm512_sub_epi32(b, _mm512_slli_epi32(e, 23)));
-}
-/* a in the low half, b in the high half */
-static inline vf vset_pair(float a, float b)
-{
-    return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
 /* 1 if no lane of v is infinite or NaN */
