@@ -136,10 +136,7 @@ static inline vf vpack_sum(int R, vf v)
     v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-/* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
- * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
- * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken
- * off its exponent field. */
+/* x = 2^k f, f in [sqrt(1/2), sqrt(2)): as vec_avx2.h's */
 static inline vf vsplit_sqrt2(vf x, vf *k)
 {
     const __m512i b = _mm512_castps_si512(x);
