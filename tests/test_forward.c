@@ -79,8 +79,9 @@ START_TEST(lengths_strides_in_place)
         free(x);
     }
     /* Nine rows: two full groups of four and one left over, on both sides
-     * of the register-row and grouping limits (128 and 1024 floats). */
-    static const size_t group_cols[] = {1, 17, 128, 129, 1000, 1024, 1025};
+     * of the register-row and grouping limits (128 and 1024 floats), and
+     * of the packed rows' (two or four to a vector up to 4 and 8 floats). */
+    static const size_t group_cols[] = {1, 2, 3, 4, 5, 8, 9, 17, 128, 129, 1000, 1024, 1025};
     for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
         const size_t cols = group_cols[k], rows = 9, ldx = cols + 3;
         float *x = random_batch(&g, rows, cols, ldx, 3.0);

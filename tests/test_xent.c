@@ -173,14 +173,15 @@ START_TEST(class_targets)
         }
         free(z);
     }
-    /* Short rows packed in a vector (rows_packed_tmpl.c): nine rows of 1 to
-     * 8 floats with no target ignored (random_targets ignores every fourth
-     * row, which sends its whole pack elsewhere), so that packs of two and
-     * four take the packed path, and one row is left over; in place too. */
+    /* Short rows packed in a vector (rows_packed_tmpl.c): eleven rows of 1
+     * to 8 floats with no target ignored (random_targets ignores every
+     * fourth row, which sends its whole pack elsewhere), so that packs of
+     * four, then of two take the packed path, and one row is left over; in
+     * place too. */
     for (size_t cols = 1; cols <= 8; cols++) {
-        const size_t rows = 9, ld = cols + 1;
+        const size_t rows = 11, ld = cols + 1;
         float *z = random_logits(&g, rows, cols, ld);
-        int32_t t[9];
+        int32_t t[11];
         for (size_t o = 0; o < N_OPTS; o++) {
             for (size_t r = 0; r < rows; r++) {
                 t[r] = (int32_t)(rng_next(&g) % (uint64_t)cols);

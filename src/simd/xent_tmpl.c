@@ -227,7 +227,10 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
                 lr[j] = (float)(((double)mv[j * seg] - zt[j]) + lsv[j * seg]);
         }
     }
-    for (; r < rows; r++)
+    if (R > 2 && rows - r >= 2) /* a pair of the rows left */
+        xent_packed_as(2, rows - r, cols, z + r * ldz, ldz, t + r, prm,
+                       loss ? loss + r : NULL, grad + r * ldg, ldg);
+    else if (r < rows)
         xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm,
                         loss ? loss + r : l, grad + r * ldg, ldg, NULL);
 }
