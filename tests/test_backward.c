@@ -168,6 +168,24 @@ START_TEST(lengths_strides_in_place)
         free(y);
         free(v);
     }
+    /* Nine rows of up to 17 floats: whole packs of four and of two short
+     * rows (rows_packed_tmpl.c: up to 4 and 8 floats on AVX-512, 4 on
+     * AVX2), then a pair or a lone row left; in place too, and the batch
+     * flush against a guard page after it and before it. */
+    static const size_t pack_cols[] = {1, 2, 3, 4, 5, 7, 8, 9, 17};
+    for (size_t k = 0; k < sizeof pack_cols / sizeof pack_cols[0]; k++) {
+        const size_t cols = pack_cols[k], rows = 9, ld = cols + 3;
+        float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
+        for (int op = 0; op < N_OPS; op++) {
+            make_inputs(&g, (enum op)op, rows, cols, ld, y, v);
+            for (int where = 0; where < 3; where++)
+                check_op((enum op)op, rows, cols, y, v, ld, cols + 1, where);
+            for (int guard = 1; guard <= 2; guard++)
+                check_op_guarded((enum op)op, rows, cols, y, v, ld, cols, 0, guard);
+        }
+        free(y);
+        free(v);
+    }
 }
 END_TEST
 
@@ -241,7 +259,8 @@ START_TEST(arbitrary_and_special_inputs)
     tests_use_isa(_i);
     rng g = {55};
     for (size_t cols = 1; cols <= 67; cols += 3) {
-        const size_t rows = 3, ld = cols;
+        /* five rows: on AVX-512, rows of up to 4 floats fill a pack of four */
+        const size_t rows = 5, ld = cols;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         for (int op = 0; op < N_OPS; op++) {
             fill_normal(&g, y, rows * ld, 2.0);
@@ -296,10 +315,11 @@ START_TEST(arbitrary_and_special_inputs)
      * rows 0 and 2 have none, row 2 follows a row that has one); and y > 0
      * throughout. v is 0 but 0.5 there, so every result stays finite. Rows
      * of one block and of several. */
-    static const size_t lens[] = {40, 129, 2049, 4133};
+    static const size_t lens[] = {3, 7, 40, 129, 2049, 4133};
     for (size_t k = 0; k < 2 * sizeof lens / sizeof lens[0]; k++) {
-        /* each length with three rows, then alone (variant 1 has none) */
-        const size_t cols = lens[k / 2], rows = k % 2 ? 1 : 3, ld = cols + 1;
+        /* each length with five rows (rows of 3 fill a pack of four on
+         * AVX-512), then alone (variant 1 has none) */
+        const size_t cols = lens[k / 2], rows = k % 2 ? 1 : 5, ld = cols + 1;
         const size_t at = cols > 2048 ? 2048 + (cols - 2049) / 2 : cols / 2;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);
         for (int variant = 0; variant < 3; variant++) {

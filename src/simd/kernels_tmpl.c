@@ -28,7 +28,8 @@
  * Parts, included in this order, each building on those before it:
  * blocks_tmpl.c (reductions, the exp-sum pass, row statistics, output
  * passes), rows_regs_tmpl.c (rows held in registers), rows_packed_tmpl.c
- * (short rows two or four to a vector), forward_tmpl.c
+ * (short rows two or four to a vector; the backward and cross-entropy
+ * parts pack theirs with its pack_rows), forward_tmpl.c
  * (softmax, log-softmax, logsumexp), backward_tmpl.c (JVPs and VJPs),
  * xent_tmpl.c and xent_soft_tmpl.c (cross-entropy), then the table below.
  */
