@@ -171,13 +171,19 @@ void oracle_softmax_row(size_t n, const float *x, double *p, double *logp,
     }
     double log_sum = 0.0;
     if (nans == 0 && pos_inf == 0 && neg_inf < n) {
-        double sum = 0.0, comp = 0.0; /* Neumaier summation */
+        /* S = c + rest, c the count of maxima: log S = log1p(c - 1 + rest)
+         * keeps rest where S rounds to 1 */
+        double c = 0.0, sum = 0.0, comp = 0.0; /* Neumaier summation */
         for (size_t i = 0; i < n; i++) {
+            if ((double)x[i] == max) {
+                c += 1.0;
+                continue;
+            }
             const double t = exp((double)x[i] - max), s = sum + t;
             comp += fabs(sum) >= t ? (sum - s) + t : (t - s) + sum;
             sum = s;
         }
-        log_sum = log(sum + comp);
+        log_sum = log1p((c - 1.0) + (sum + comp));
     }
     for (size_t i = 0; i < n; i++) {
         double pi, li, di = 0.0;

@@ -218,8 +218,9 @@ START_TEST(soft_targets)
         free(p);
     }
     /* Nine rows: two full groups of four and one left over, on both sides
-     * of the grouping limit (256), in place too. */
-    static const size_t group_cols[] = {1, 17, 128, 256, 257};
+     * of the grouping limit (256) and of the packed rows' (two or four to
+     * a vector up to 4 and 8 floats), in place too. */
+    static const size_t group_cols[] = {1, 2, 3, 4, 5, 8, 9, 17, 128, 256, 257};
     for (size_t k = 0; k < sizeof group_cols / sizeof group_cols[0]; k++) {
         const size_t cols = group_cols[k], rows = 9, ld = cols + 1;
         float *z = random_logits(&g, rows, cols, ld);
@@ -261,7 +262,8 @@ START_TEST(special_rows)
     rng g = {13};
     static const float specials[] = {-INFINITY, INFINITY, NAN};
     for (size_t cols = 1; cols <= 40; cols += 3) {
-        const size_t rows = 3, ld = cols;
+        /* five rows: on AVX-512, rows of up to 4 floats fill a pack of four */
+        const size_t rows = 5, ld = cols;
         float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
         for (size_t s = 0; s < 3; s++) {
             for (size_t at = 0; at < cols; at += 1 + cols / 3) {
@@ -269,8 +271,9 @@ START_TEST(special_rows)
                 random_probs(&g, p, rows, cols, ld);
                 z[ld + at] = specials[s];
                 p[ld + at] = 0.0f; /* q == 0 at a -inf logit: a 0 term */
-                const int32_t t[3] = {0, (int32_t)at, (int32_t)(cols - 1)};
-                const int32_t t_off[3] = {0, (int32_t)((at + 1) % cols), 0};
+                const int32_t t[5] = {0, (int32_t)at, (int32_t)(cols - 1), 0,
+                                      (int32_t)(cols / 2)};
+                const int32_t t_off[5] = {0, (int32_t)((at + 1) % cols), 0, 0, 0};
                 for (size_t o = 0; o < N_OPTS; o++) {
                     check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
                     check_class(rows, cols, z, ld, t_off, &option_sets[o], 3, 0);
@@ -283,16 +286,19 @@ START_TEST(special_rows)
             /* A fully masked row. */
             for (size_t c = 0; c < cols; c++)
                 z[ld + c] = -INFINITY;
-            const int32_t t[3] = {0, 0, 0};
+            const int32_t t[5] = {0, 0, 0, 0, 0};
             check_class(rows, cols, z, ld, t, &option_sets[0], 3, 0);
             check_soft(rows, cols, z, p, ld, &option_sets[1], 3, 0);
         }
         /* Soft targets that are not probabilities (+inf, NaN) where log S
          * is 0 in float: S exactly 1 (one logit 1e7 above the rest), or 1
-         * only after rounding (40 above: the reference's double S is not
-         * 1), with the +inf at the max, where q (log S - d) is inf * 0 in
-         * float. The fuzzer found NaN losses there instead of inf. In
-         * place over z and over p too. */
+         * only after rounding (40 above: log S = log1p(rest) > 0 in the
+         * references, whatever the other logits), with the +inf at the
+         * max, where q (log S - d) is inf * 0 in float. The fuzzer found
+         * NaN losses there instead of inf. In place over z and over p
+         * too. With five rows (not three) the random logits left double's
+         * 1 + rest rounded to 1: the scalar reference and the oracle then
+         * disagreed, until both took log1p. */
         for (size_t s = 1; s < 3; s++) {
             for (int near = 0; near < 2; near++) {
                 fill_normal(&g, z, rows * ld, 3.0);

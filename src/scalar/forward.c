@@ -25,7 +25,7 @@ void smx_log_softmax_row_scalar(size_t n, const float *x, float *y)
             y[i] = (float)smx_edge_logprob(&s, x[i]);
         return;
     }
-    const double log_sum = log(smx_row_sumexp(n, x, s.max));
+    const double log_sum = smx_row_log_sumexp(n, x, s.max);
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(((double)x[i] - (double)s.max) - log_sum);
 }
@@ -37,7 +37,7 @@ float smx_logsumexp_row_scalar(size_t n, const float *x)
     case SMX_ROW_NAN: return NAN;
     case SMX_ROW_NEG_INF: return -INFINITY;
     case SMX_ROW_POS_INF: return INFINITY;
-    default: return (float)((double)s.max + log(smx_row_sumexp(n, x, s.max)));
+    default: return (float)((double)s.max + smx_row_log_sumexp(n, x, s.max));
     }
 }
 

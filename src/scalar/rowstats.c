@@ -32,6 +32,25 @@ double smx_row_sumexp(size_t n, const float *x, float max)
     return sum;
 }
 
+/* The max terms (exp(0) = 1 each, c of them) are counted apart from the
+ * rest, so that a row with one max takes log1p(rest): log of the rounded
+ * sum 1 + rest loses rest below 2^-53 and is only absolutely accurate
+ * near 0, where -log p of a confident row's max (its cross-entropy loss)
+ * needs it relatively. A +inf soft target at that max weighs log S: as
+ * log(1 + rest) it was inf * 0 = NaN where the limit is +inf. */
+double smx_row_log_sumexp(size_t n, const float *x, float max)
+{
+    double rest = 0.0;
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] == max)
+            c++;
+        else
+            rest += exp((double)x[i] - (double)max);
+    }
+    return c == 1 ? log1p(rest) : log((double)c + rest);
+}
+
 double smx_edge_prob(const smx_row_stats *s, float x)
 {
     switch (s->kind) {

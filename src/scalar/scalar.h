@@ -28,6 +28,9 @@ typedef struct smx_row_stats {
 smx_row_stats smx_row_scan(size_t n, const float *x);
 /* For FINITE rows: sum_i exp(x_i - max), in double (>= 1). */
 double smx_row_sumexp(size_t n, const float *x, float max);
+/* For FINITE rows: log(sum_i exp(x_i - max)), in double (>= 0), exact in
+ * relative terms where the sum is near 1 (see rowstats.c). */
+double smx_row_log_sumexp(size_t n, const float *x, float max);
 /* For non-FINITE rows: the limit probability and log-probability of x. */
 double smx_edge_prob(const smx_row_stats *s, float x);
 double smx_edge_logprob(const smx_row_stats *s, float x);

@@ -20,7 +20,7 @@ static row_log_sum scan(size_t n, const float *z)
 {
     row_log_sum r = {smx_row_scan(n, z), 0.0};
     if (r.s.kind == SMX_ROW_FINITE)
-        r.log_sum = log(smx_row_sumexp(n, z, r.s.max));
+        r.log_sum = smx_row_log_sumexp(n, z, r.s.max);
     return r;
 }
 
