@@ -168,7 +168,8 @@ START_TEST(class_targets)
         int32_t t[9];
         for (size_t o = 0; o < N_OPTS; o++) {
             random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
-            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
+            for (int outputs = 1; outputs <= 3; outputs++)
+                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
             check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
         }
         free(z);
@@ -276,7 +277,9 @@ START_TEST(special_rows)
                 const int32_t t_off[5] = {0, (int32_t)((at + 1) % cols), 0, 0, 0};
                 for (size_t o = 0; o < N_OPTS; o++) {
                     check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
+                    check_class(rows, cols, z, ld, t, &option_sets[o], 1, 0);
                     check_class(rows, cols, z, ld, t_off, &option_sets[o], 3, 0);
+                    check_class(rows, cols, z, ld, t_off, &option_sets[o], 1, 0);
                     check_class(1, cols, z + ld, ld, t + 1, &option_sets[o], 3, 0);
                     check_class(1, cols, z + ld, ld, t_off + 1, &option_sets[o], 3, 1);
                     check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);

@@ -105,9 +105,47 @@ static void xent_rows_short(size_t g, size_t cols, const float *z, size_t ldz,
     }
 }
 
-/* Long rows, or the loss alone: one statistics pass reads the logits for
- * max, sum and the target logit (plus their sum when smoothing), and one
- * more pass recomputes the exps to write the gradient, in place or not. */
+/* The loss alone (no gradient) of up to GROUP rows of one block, phase by
+ * phase as xent_rows_short: the maxima, then the sums (prefetching `next`
+ * as there), and no exps stored. Ignored rows are not read. */
+static void xent_rows_loss(size_t g, size_t cols, const float *z, size_t ldz,
+                           const int32_t *t, const smx_xent_params *prm,
+                           float *loss, const float *next)
+{
+    const double e = prm->smoothing, keep = 1.0 - e;
+    float m[GROUP];
+    int live[GROUP]; /* not ignored, finite max */
+    for (size_t k = 0; k < g; k++) {
+        const float *zk = z + k * ldz;
+        live[k] = t[k] != prm->ignore_index;
+        if (!live[k]) {
+            loss[k] = 0.0f;
+            continue;
+        }
+        m[k] = block_max(zk, cols);
+        if (!isfinite(m[k])) {
+            loss[k] = smx_xent_row_scalar(cols, zk, t[k], prm, NULL);
+            live[k] = 0;
+        }
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!live[k])
+            continue;
+        const float *zk = z + k * ldz;
+        const double s = block_exp_sum(zk, cols, m[k], NULL, exp_nonpos, 0,
+                                       next ? next + k * ldz : NULL,
+                                       next ? cols : 0);
+        /* a NaN sum (a NaN logit) gives a NaN log S, so a NaN loss */
+        loss[k] = xent_loss(m[k], log_inline(s), zk[t[k]], keep, e,
+                            e != 0.0 ? row_affine_sum(zk, cols, -1.0f, m[k]) : 0.0,
+                            cols);
+    }
+}
+
+/* Long rows, or the loss alone of rows past GROUP_ROW: one statistics
+ * pass reads the logits for max, sum and the target logit (plus their sum
+ * when smoothing), and one more pass recomputes the exps to write the
+ * gradient, in place or not. */
 static void xent_row_long(size_t cols, const float *z, int32_t t,
                           const smx_xent_params *prm, float *loss, float *g)
 {
@@ -179,16 +217,16 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
 }
 
 #if VEC_MAX_PACK
-/* Rows of n <= VLEN / R with a gradient and no smoothing, R to a vector
- * (see rows_packed_tmpl.c): p = exp(z - M) / S by a division, the
- * gradient scale p with its target element scale (p_t - 1), the loss
+/* Rows of n <= VLEN / R with no smoothing, R to a vector (see
+ * rows_packed_tmpl.c): p = exp(z - M) / S by a division, the gradient
+ * (if wanted) scale p with its target element scale (p_t - 1), the loss
  * (M - z_t) + log S with all R logs from one vlog_pos (AVX-512 4096x8
  * 2.37 -> 1.17 ns per element, 4096x4 4.77 -> 1.36, 4096x2 9.58 -> 2.77;
  * AVX2 4096x4 4.27 -> 1.71, 4096x2 8.55 -> 3.46; Intel Xeon, interleaved
- * A/B). A pack with an
- * ignored target, a max that is not finite or a NaN sum goes to
- * xent_rows_short. The target logits are read before the gradient, which
- * may overwrite them, is written. */
+ * A/B). A pack with an ignored target, a max that is not finite or a NaN
+ * sum goes to xent_rows_short (xent_rows_loss for the loss alone). The
+ * target logits are read before the gradient, which may overwrite them,
+ * is written. */
 static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
                                          const float *z, size_t ldz,
                                          const int32_t *t,
@@ -207,18 +245,23 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
             ignored |= t[r + j] == prm->ignore_index;
         vf v, m, e, s;
         if (ignored || !pack_stats(R, zr, ldz, cols, &v, &m, &e, &s)) {
-            xent_rows_short(R, cols, zr, ldz, t + r, prm, lr, gr, ldg, NULL);
+            if (grad)
+                xent_rows_short(R, cols, zr, ldz, t + r, prm, lr, gr, ldg, NULL);
+            else
+                xent_rows_loss(R, cols, zr, ldz, t + r, prm, lr, NULL);
             continue;
         }
         float zt[4], pv[VLEN], mv[VLEN], lsv[VLEN];
         for (int j = 0; j < R; j++)
             zt[j] = zr[j * ldz + (size_t)t[r + j]];
-        const vf p = vdiv(e, s);
-        vstore(pv, p);
-        vstore_pack(R, gr, ldg, vmul(p, vset1((float)scale)), cols);
-        for (int j = 0; j < R; j++) {
-            const size_t tj = (size_t)t[r + j];
-            gr[j * ldg + tj] = (float)(scale * ((double)pv[j * seg + tj] - 1.0));
+        if (grad) {
+            const vf p = vdiv(e, s);
+            vstore(pv, p);
+            vstore_pack(R, gr, ldg, vmul(p, vset1((float)scale)), cols);
+            for (int j = 0; j < R; j++) {
+                const size_t tj = (size_t)t[r + j];
+                gr[j * ldg + tj] = (float)(scale * ((double)pv[j * seg + tj] - 1.0));
+            }
         }
         if (loss) {
             vstore(mv, m);
@@ -229,10 +272,12 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
     }
     if (R > 2 && rows - r >= 2) /* a pair of the rows left */
         xent_packed_as(2, rows - r, cols, z + r * ldz, ldz, t + r, prm,
-                       loss ? loss + r : NULL, grad + r * ldg, ldg);
-    else if (r < rows)
+                       loss ? loss + r : NULL, grad ? grad + r * ldg : NULL, ldg);
+    else if (r < rows && grad)
         xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm,
                         loss ? loss + r : l, grad + r * ldg, ldg, NULL);
+    else if (r < rows)
+        xent_rows_loss(1, cols, z + r * ldz, ldz, t + r, prm, loss + r, NULL);
 }
 
 static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
@@ -257,19 +302,23 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
         return;
     }
 #if VEC_MAX_PACK
-    if (grad && cols <= VLEN / 2 && prm->smoothing == 0.0f) {
+    if (cols <= VLEN / 2 && prm->smoothing == 0.0f) {
         xent_packed(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
         return;
     }
 #endif
-    if (grad && cols <= SHORT_ROW) {
+    if (grad ? cols <= SHORT_ROW : cols <= GROUP_ROW) {
         const size_t group = cols <= GROUP_ROW ? GROUP : 1;
         float l[GROUP];
         for (size_t r = 0; r < rows; r += group) {
             const size_t g = rows - r < group ? rows - r : group;
-            xent_rows_short(g, cols, z + r * ldz, ldz, targets + r, prm,
-                            loss ? loss + r : l, grad + r * ldg, ldg,
-                            r + 2 * group <= rows ? z + (r + group) * ldz : NULL);
+            const float *next = r + 2 * group <= rows ? z + (r + group) * ldz : NULL;
+            if (grad)
+                xent_rows_short(g, cols, z + r * ldz, ldz, targets + r, prm,
+                                loss ? loss + r : l, grad + r * ldg, ldg, next);
+            else
+                xent_rows_loss(g, cols, z + r * ldz, ldz, targets + r, prm,
+                               loss + r, next);
         }
         return;
     }
