@@ -96,13 +96,15 @@ static void check_soft(size_t rows, size_t cols, const float *z,
 }
 
 /* check_soft with loss and gradient, every option set, out of place and
- * in place over z and over p. */
+ * in place over z and over p; and the loss alone. */
 static void check_soft_every_way(size_t rows, size_t cols, const float *z,
                                  const float *p, size_t ld)
 {
-    for (size_t o = 0; o < N_OPTS; o++)
+    for (size_t o = 0; o < N_OPTS; o++) {
         for (int in_place = 0; in_place <= 2; in_place++)
             check_soft(rows, cols, z, p, ld, &option_sets[o], 3, in_place);
+        check_soft(rows, cols, z, p, ld, &option_sets[o], 1, 0);
+    }
 }
 
 static void random_targets(rng *g, int32_t *t, size_t rows, size_t cols,
@@ -283,6 +285,7 @@ START_TEST(special_rows)
                     check_class(1, cols, z + ld, ld, t + 1, &option_sets[o], 3, 0);
                     check_class(1, cols, z + ld, ld, t_off + 1, &option_sets[o], 3, 1);
                     check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
+                    check_soft(rows, cols, z, p, ld, &option_sets[o], 1, 0);
                     check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
                 }
             }

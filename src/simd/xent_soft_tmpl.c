@@ -63,7 +63,8 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
     return ev;
 }
 
-/* exp(z - m) stored to e over n <= BLOCK elements; adds their sum to *s
+/* exp(z - m) stored to e (unless e is NULL) over n <= BLOCK elements;
+ * adds their sum to *s
  * and sum(q (z - m)) over q != 0 to *qd, and sum(q) to *sq unless sq is
  * NULL: float in runs of SOFT_SQ_RUN elements (16 terms per lane, as
  * row_affine_sum_max, and at most two more in the last), double across
@@ -91,8 +92,12 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
             }
             const vf q0 = soft_q(vload(p + i), smooth, vkeep, vspread);
             const vf q1 = soft_q(vload(p + i + VLEN), smooth, vkeep, vspread);
-            vstore(e + i, soft_exp_step(vload(z + i), q0, vm, &se0, &sqd0));
-            vstore(e + i + VLEN, soft_exp_step(vload(z + i + VLEN), q1, vm, &se1, &sqd1));
+            const vf e0 = soft_exp_step(vload(z + i), q0, vm, &se0, &sqd0);
+            const vf e1 = soft_exp_step(vload(z + i + VLEN), q1, vm, &se1, &sqd1);
+            if (e) {
+                vstore(e + i, e0);
+                vstore(e + i + VLEN, e1);
+            }
             if (sq) {
                 sq0 = vadd(sq0, q0);
                 sq1 = vadd(sq1, q1);
@@ -105,14 +110,18 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
     }
     for (; i + VLEN <= n; i += VLEN) {
         const vf q = soft_q(vload(p + i), smooth, vkeep, vspread);
-        vstore(e + i, soft_exp_step(vload(z + i), q, vm, &se0, &sqd0));
+        const vf ev = soft_exp_step(vload(z + i), q, vm, &se0, &sqd0);
+        if (e)
+            vstore(e + i, ev);
         if (sq)
             sq0 = vadd(sq0, q);
     }
     if (i < n) { /* padding lanes: z = -inf gives exp 0; q = spread, dropped */
         const size_t t = n - i;
         const vf q = vkeep_first(soft_q(vload_part(p + i, t, 0.0f), smooth, vkeep, vspread), t);
-        vstore_part(e + i, soft_exp_step(vload_part(z + i, t, -INFINITY), q, vm, &se1, &sqd1), t);
+        const vf ev = soft_exp_step(vload_part(z + i, t, -INFINITY), q, vm, &se1, &sqd1);
+        if (e)
+            vstore_part(e + i, ev, t);
         if (sq)
             sq1 = vadd(sq1, q);
     }
@@ -276,6 +285,40 @@ static ALWAYS_INLINE void xent_soft_rows_short(size_t g, size_t cols,
                                 ahead);
 }
 
+/* The loss alone of up to GROUP soft rows of one block, phase by phase
+ * as xent_soft_rows_short: the maxima (a row whose max is not finite goes
+ * to the scalar reference), then S, sum(q d) and sum(q) from one pass over
+ * z and p, nothing stored, prefetching the next group's rows with `ahead`.
+ * The two-pass row reads z three times (its statistics pass, then the
+ * loss terms) and each row alone. */
+static void xent_soft_rows_loss(size_t g, size_t cols, const float *z,
+                                size_t ldz, const float *p, size_t ldp,
+                                const smx_xent_params *prm, float *loss,
+                                int ahead)
+{
+    const double e = prm->smoothing;
+    const float keep = (float)(1.0 - e), spread = (float)(e / (double)cols);
+    float m[GROUP];
+    for (size_t k = 0; k < g; k++) {
+        m[k] = block_max(z + k * ldz, cols);
+        if (!isfinite(m[k]))
+            loss[k] = smx_xent_soft_row_scalar(cols, z + k * ldz, p + k * ldp, prm, NULL);
+    }
+    for (size_t k = 0; k < g; k++) {
+        if (!isfinite(m[k]))
+            continue;
+        const float *zk = z + k * ldz, *pk = p + k * ldp;
+        double s = 0.0, qd = 0.0, sum_q = 0.0;
+        xent_soft_exp_block(zk, pk, cols, m[k], keep, spread, e != 0.0, NULL,
+                            &s, &qd, &sum_q, ahead ? z + (g + k) * ldz : NULL,
+                            ahead ? p + (g + k) * ldp : NULL, ahead ? cols : 0);
+        if (!isfinite(sum_q)) /* targets not probabilities: see xent_soft_rows */
+            loss[k] = smx_xent_soft_row_scalar(cols, zk, pk, prm, NULL);
+        else /* a NaN S (a NaN logit) gives a NaN loss */
+            loss[k] = (float)(log_inline(s) * sum_q - qd);
+    }
+}
+
 /* A soft row longer than a block, with g apart from z and p (the API
  * admits no partial overlap): phases 1 and 2 of xent_soft_rows_short block
  * by block, so that the exp pass reads a block that its max pass has just
@@ -374,6 +417,14 @@ static NOINLINE void xent_soft_rows(size_t rows, size_t cols, const float *z,
         }
         return;
     }
+    if (!grad && cols <= GROUP_ROW && !q_underflows) {
+        for (size_t r = 0; r < rows; r += GROUP) {
+            const size_t g = rows - r < GROUP ? rows - r : GROUP;
+            xent_soft_rows_loss(g, cols, z + r * ldz, ldz, p + r * ldp, ldp,
+                                prm, loss + r, r + 2 * GROUP <= rows);
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *g = grad ? grad + r * ldg : NULL;
@@ -393,7 +444,7 @@ static NOINLINE void xent_soft_rows(size_t rows, size_t cols, const float *z,
 }
 
 #if VEC_MAX_PACK
-/* Soft rows of n <= VLEN / R with a gradient, R to a vector (see
+/* Soft rows of n <= VLEN / R, R to a vector (see
  * rows_packed_tmpl.c): per pack one load of z and of p, the reductions
  * max(z), sum(q), S and sum(q d) by segment, one exp, the gradient
  * a exp(d) - c q (a = c sum(q) / S) and one store, the losses
@@ -426,7 +477,7 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
     size_t r = 0;
     for (; r + R <= rows; r += R) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
-        float *gr = grad + r * ldg, *lr = loss ? loss + r : l;
+        float *gr = grad ? grad + r * ldg : NULL, *lr = loss ? loss + r : l;
         const vf zv = vload_pack(R, zr, ldz, n, -INFINITY);
         const vf q = smooth ? vmul(soft_q(vload_pack(R, pr, ldp, n, 0.0f), 1,
                                           vkeep, vspread), in_row)
@@ -441,7 +492,8 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
         /* padding lanes: q = 0, so no q d = 0 (-inf) term */
         const vf qd = vpack_sum(R, vfma_nonzero(q, d, vzero()));
         const vf a = vdiv(vmul(vscale, sq), s);
-        vstore_pack(R, gr, ldg, soft_grad(ev, q, a, vnc), n);
+        if (grad)
+            vstore_pack(R, gr, ldg, soft_grad(ev, q, a, vnc), n);
         if (loss) {
             float lv[VLEN];
             vstore(lv, vfma(vlog_pos(s), sq, vsub(vzero(), qd)));
@@ -451,10 +503,11 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
     }
     if (R > 2 && rows - r >= 2) /* a pair of the rows left */
         xent_soft_packed_as(2, rows - r, n, z + r * ldz, ldz, p + r * ldp, ldp,
-                            prm, loss ? loss + r : NULL, grad + r * ldg, ldg);
+                            prm, loss ? loss + r : NULL,
+                            grad ? grad + r * ldg : NULL, ldg);
     else if (r < rows)
         xent_soft_rows(1, n, z + r * ldz, ldz, p + r * ldp, ldp, prm,
-                       loss ? loss + r : NULL, grad + r * ldg, ldg);
+                       loss ? loss + r : NULL, grad ? grad + r * ldg : NULL, ldg);
 }
 #endif
 
@@ -463,7 +516,7 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       float *loss, float *grad, size_t ldg)
 {
 #if VEC_MAX_PACK
-    if (grad && rows > 1 && cols <= VLEN / 2 && !soft_q_underflows(prm, cols)) {
+    if (rows > 1 && cols <= VLEN / 2 && !soft_q_underflows(prm, cols)) {
         if (pack_rows(cols) == 4)
             xent_soft_packed_as(4, rows, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
         else
