@@ -18,6 +18,7 @@ const bench_shape bench_shapes[] = {
     {8, 32000, "8x32000", 0},     {8, 128256, "8x128256", 0},
     {4096, 128, "4096x128", 0},   {1024, 1024, "1024x1024", 0},
     {1, 4194304, "1x4194304", 1}, {256, 32000, "256x32000", 1},
+    {4096, 8, "4096x8", 0}, /* a router over 8 experts: packed short rows */
 };
 const size_t bench_nshapes = sizeof bench_shapes / sizeof bench_shapes[0];
 

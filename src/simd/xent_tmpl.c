@@ -219,14 +219,14 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
 #if VEC_MAX_PACK
 /* Rows of n <= VLEN / R with no smoothing, R to a vector (see
  * rows_packed_tmpl.c): p = exp(z - M) / S by a division, the gradient
- * (if wanted) scale p with its target element scale (p_t - 1), the loss
- * (M - z_t) + log S with all R logs from one vlog_pos (AVX-512 4096x8
- * 2.37 -> 1.17 ns per element, 4096x4 4.77 -> 1.36, 4096x2 9.58 -> 2.77;
- * AVX2 4096x4 4.27 -> 1.71, 4096x2 8.55 -> 3.46; Intel Xeon, interleaved
- * A/B). A pack with an ignored target, a max that is not finite or a NaN
- * sum goes to xent_rows_short (xent_rows_loss for the loss alone). The
- * target logits are read before the gradient, which may overwrite them,
- * is written. */
+ * (if wanted) scale (p - onehot(t)), the loss (M - z_t) + log S with all
+ * R logs from one vlog_pos (AVX-512 4096x8 2.37 -> 1.17 ns per element,
+ * 4096x4 4.77 -> 1.36, 4096x2 9.58 -> 2.77; AVX2 4096x4 4.27 -> 1.71,
+ * 4096x2 8.55 -> 3.46; Intel Xeon, interleaved A/B). The one-hot targets
+ * and z_t come from the vector (vpack_onehot), where scalar fix-ups of
+ * each row's target element cost 13-23% more (4096x2 to 4096x8). A pack
+ * with an ignored target, a max that is not finite or a NaN sum goes to
+ * xent_rows_short (xent_rows_loss for the loss alone). */
 static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
                                          const float *z, size_t ldz,
                                          const int32_t *t,
@@ -251,24 +251,16 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
                 xent_rows_loss(R, cols, zr, ldz, t + r, prm, lr, NULL);
             continue;
         }
-        float zt[4], pv[VLEN], mv[VLEN], lsv[VLEN];
-        for (int j = 0; j < R; j++)
-            zt[j] = zr[j * ldz + (size_t)t[r + j]];
-        if (grad) {
-            const vf p = vdiv(e, s);
-            vstore(pv, p);
-            vstore_pack(R, gr, ldg, vmul(p, vset1((float)scale)), cols);
-            for (int j = 0; j < R; j++) {
-                const size_t tj = (size_t)t[r + j];
-                gr[j * ldg + tj] = (float)(scale * ((double)pv[j * seg + tj] - 1.0));
-            }
-        }
-        if (loss) {
-            vstore(mv, m);
-            vstore(lsv, vlog_pos(s));
+        const vf hot = vpack_onehot(R, t + r);
+        if (loss) { /* z_t by segment: a sum of one term (the others skipped) */
+            const vf zt = vpack_sum(R, vfma_nonzero(hot, v, vzero()));
+            float lv[VLEN];
+            vstore(lv, vadd(vsub(m, zt), vlog_pos(s)));
             for (int j = 0; j < R; j++)
-                lr[j] = (float)(((double)mv[j * seg] - zt[j]) + lsv[j * seg]);
+                lr[j] = lv[j * seg];
         }
+        if (grad) /* scale (p - onehot(t)) */
+            vstore_pack(R, gr, ldg, vmul(vsub(vdiv(e, s), hot), vset1((float)scale)), cols);
     }
     if (R > 2 && rows - r >= 2) /* a pair of the rows left */
         xent_packed_as(2, rows - r, cols, z + r * ldz, ldz, t + r, prm,

@@ -77,6 +77,17 @@ static inline vf vpack_sum(int R, vf v)
     v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
+/* 1.0f in lane 4 j + t[j] (t[j] < 4, j < 2), +0 in the others: the one-hot
+ * targets of a pack of class cross-entropy rows */
+static inline vf vpack_onehot(int R, const int32_t *t)
+{
+    (void)R;
+    const __m256i tv = _mm256_permutevar8x32_epi32(
+        _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)t)),
+        _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+    const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
+    return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
+}
 /* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
  * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
  * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken

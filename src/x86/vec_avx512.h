@@ -136,6 +136,19 @@ static inline vf vpack_sum(int R, vf v)
     v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
+/* 1.0f in lane j VLEN / R + t[j] (t[j] < VLEN / R, j < R), +0 in the
+ * others: the one-hot targets of a pack of class cross-entropy rows. The
+ * load takes t[0, R) alone. */
+static inline vf vpack_onehot(int R, const int32_t *t)
+{
+    const __m512i tv = _mm512_permutexvar_epi32(
+        R == 2 ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+               : _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+        _mm512_castsi128_si512(_mm_maskz_loadu_epi32((__mmask8)((1u << R) - 1), t)));
+    const __m512i lane = R == 2 ? _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)
+                                : _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    return _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(tv, lane), _mm512_set1_ps(1.0f));
+}
 /* x = 2^k f, f in [sqrt(1/2), sqrt(2)): as vec_avx2.h's */
 static inline vf vsplit_sqrt2(vf x, vf *k)
 {
