@@ -89,6 +89,23 @@ START_TEST(lengths_strides_in_place)
         check_forward(rows, cols, x, ldx, 0, 1);
         free(x);
     }
+    /* 37 short rows: logsumexp's packs batch their logs 16 (AVX-512) or 8
+     * (AVX2) rows at a time from 32 or 16 rows on (log_batch), so here
+     * full batches, a partial last one, the pair and the lone row left,
+     * and rows whose packs go row by row (+inf, NaN, all -inf) among them. */
+    static const size_t short_cols[] = {1, 2, 3, 4, 5, 8};
+    for (size_t k = 0; k < sizeof short_cols / sizeof short_cols[0]; k++) {
+        const size_t cols = short_cols[k], rows = 37, ldx = cols + 2;
+        float *x = random_batch(&g, rows, cols, ldx, 3.0);
+        check_forward(rows, cols, x, ldx, cols, 0);
+        x[5 * ldx + cols - 1] = INFINITY;
+        x[18 * ldx] = NAN;
+        for (size_t c = 0; c < cols; c++)
+            x[30 * ldx + c] = -INFINITY;
+        check_forward(rows, cols, x, ldx, cols, 0);
+        check_forward(rows, cols, x, ldx, 0, 1);
+        free(x);
+    }
 }
 END_TEST
 

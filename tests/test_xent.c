@@ -197,6 +197,32 @@ START_TEST(class_targets)
         }
         free(z);
     }
+    /* 37 short rows: the packs' losses batch their logs 16 (AVX-512) or 8
+     * (AVX2) rows at a time from 32 or 16 rows on (log_batch): full
+     * batches, a partial last one, the pair and the lone row left, and
+     * packs that go row by row (an ignored target, a NaN, a +inf) among
+     * them. */
+    for (size_t cols = 1; cols <= 8; cols++) {
+        const size_t rows = 37, ld = cols + 1;
+        float *z = random_logits(&g, rows, cols, ld);
+        int32_t t[37];
+        z[9 * ld] = NAN;
+        z[22 * ld + cols - 1] = INFINITY;
+        for (size_t o = 0; o < N_OPTS; o++) {
+            for (size_t r = 0; r < rows; r++)
+                t[r] = r == 13 ? option_sets[o].ignore_index
+                               : (int32_t)(rng_next(&g) % (uint64_t)cols);
+            for (int outputs = 1; outputs <= 3; outputs++)
+                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
+            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+        }
+        float *p = alloc_sentinel(rows * ld);
+        random_probs(&g, p, rows, cols, ld);
+        p[26 * ld] = INFINITY; /* not a probability: row by row */
+        check_soft_every_way(rows, cols, z, p, ld);
+        free(z);
+        free(p);
+    }
 }
 END_TEST
 

@@ -22,6 +22,80 @@ static int pack_rows(size_t n)
     return VEC_MAX_PACK >= 4 && n <= VLEN / 4 ? 4 : 2;
 }
 
+/* Per-row results a log S + b whose logs wait to be taken a whole vector
+ * of rows at a time: rows go in, in order (whole packs, or one row with
+ * its result already known), and each full batch goes to `out` from one
+ * vlog_pos. Where each pack took its own vlog_pos on R distinct values,
+ * the log was half of logsumexp's time on packed rows (AVX-512 4096x8
+ * 0.69 -> 0.45 ns per element batched). A call of fewer rows than a batch
+ * holds takes each pack's logs at once (`direct`): there the batch's
+ * loads, waiting on the stores just made, cost more than the logs saved
+ * (two rows of 8, 1.2 -> 2.0 ns per element batched). */
+typedef struct log_batch {
+    float s[VLEN], a[VLEN], b[VLEN];
+    size_t n;   /* rows held */
+    float *out; /* the result of the first row held, or the next row's */
+    int direct; /* no batch: each pack's results go out as they come */
+} log_batch;
+
+static log_batch log_batch_to(float *out, size_t rows)
+{
+    log_batch lb;
+    lb.n = 0;
+    lb.out = out;
+    lb.direct = rows < 2 * VLEN;
+    return lb;
+}
+
+static ALWAYS_INLINE void log_batch_flush(log_batch *lb)
+{
+    const size_t n = lb->n;
+    if (n == 0)
+        return;
+    const vf s = n == VLEN ? vload(lb->s) : vload_part(lb->s, n, 1.0f);
+    const vf a = n == VLEN ? vload(lb->a) : vload_part(lb->a, n, 0.0f);
+    const vf b = n == VLEN ? vload(lb->b) : vload_part(lb->b, n, 0.0f);
+    const vf r = vfma(vlog_pos(s), a, b);
+    if (n == VLEN)
+        vstore(lb->out, r);
+    else
+        vstore_part(lb->out, r, n);
+    lb->out += n;
+    lb->n = 0;
+}
+
+/* A pack's R rows: S, a and b as the segments hold them */
+static ALWAYS_INLINE void log_batch_put_pack(int R, log_batch *lb, vf s, vf a,
+                                             vf b)
+{
+    if (lb->direct) {
+        vstore_firsts(R, lb->out, vfma(vlog_pos(s), a, b));
+        lb->out += R;
+        return;
+    }
+    if (lb->n + (size_t)R > VLEN)
+        log_batch_flush(lb);
+    vstore_firsts(R, lb->s + lb->n, s);
+    vstore_firsts(R, lb->a + lb->n, a);
+    vstore_firsts(R, lb->b + lb->n, b);
+    lb->n += (size_t)R;
+}
+
+/* A row whose result is known: log 1 = 0, so 0 * 0 + value */
+static ALWAYS_INLINE void log_batch_put_value(log_batch *lb, float value)
+{
+    if (lb->direct) {
+        *lb->out++ = value;
+        return;
+    }
+    if (lb->n == VLEN)
+        log_batch_flush(lb);
+    lb->s[lb->n] = 1.0f;
+    lb->a[lb->n] = 0.0f;
+    lb->b[lb->n] = value;
+    lb->n++;
+}
+
 /* Loads R rows (x, ld apart) into *v (padding lanes -inf) and returns 1
  * with each lane's row max in *m, exp(v - m) in *e and their sum in *s;
  * or 0 for a pack with a max that is not finite or a NaN sum, which goes
@@ -89,7 +163,7 @@ static void rowwise_packed(int log_domain, size_t rows, size_t n,
  * 4096x4 3.94 -> 0.65, AVX2 4096x4 2.82 -> 1.09. */
 static ALWAYS_INLINE void logsumexp_packed_as(int R, size_t rows, size_t n,
                                               const float *x, size_t ldx,
-                                              float *lse)
+                                              log_batch *lb)
 {
     size_t r = 0;
     for (; r + R <= rows; r += R) {
@@ -97,26 +171,25 @@ static ALWAYS_INLINE void logsumexp_packed_as(int R, size_t rows, size_t n,
         vf v, m, e, s;
         if (!pack_stats(R, xr, ldx, n, &v, &m, &e, &s)) {
             for (int j = 0; j < R; j++)
-                lse[r + j] = logsumexp_row_regs(n, xr + j * ldx);
+                log_batch_put_value(lb, logsumexp_row_regs(n, xr + j * ldx));
             continue;
         }
-        float out[VLEN];
-        vstore(out, vadd(m, vlog_pos(s)));
-        for (int j = 0; j < R; j++)
-            lse[r + j] = out[j * (VLEN / R)];
+        log_batch_put_pack(R, lb, s, vset1(1.0f), m);
     }
     if (R > 2 && rows - r >= 2)
-        logsumexp_packed_as(2, rows - r, n, x + r * ldx, ldx, lse + r);
+        logsumexp_packed_as(2, rows - r, n, x + r * ldx, ldx, lb);
     else if (r < rows)
-        lse[r] = logsumexp_row_regs(n, x + r * ldx);
+        log_batch_put_value(lb, logsumexp_row_regs(n, x + r * ldx));
 }
 
 static void logsumexp_packed(size_t rows, size_t n, const float *x,
                              size_t ldx, float *lse)
 {
+    log_batch lb = log_batch_to(lse, rows);
     if (pack_rows(n) == 4)
-        logsumexp_packed_as(4, rows, n, x, ldx, lse);
+        logsumexp_packed_as(4, rows, n, x, ldx, &lb);
     else
-        logsumexp_packed_as(2, rows, n, x, ldx, lse);
+        logsumexp_packed_as(2, rows, n, x, ldx, &lb);
+    log_batch_flush(&lb);
 }
 #endif

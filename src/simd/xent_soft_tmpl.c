@@ -448,7 +448,7 @@ static NOINLINE void xent_soft_rows(size_t rows, size_t cols, const float *z,
  * rows_packed_tmpl.c): per pack one load of z and of p, the reductions
  * max(z), sum(q), S and sum(q d) by segment, one exp, the gradient
  * a exp(d) - c q (a = c sum(q) / S) and one store, the losses
- * log S sum(q) - sum(q d) with all R logs from one vlog_pos. Everything
+ * log S sum(q) - sum(q d) with the logs from a log_batch. Everything
  * is loaded before the gradient is stored, so g may be z or p. A pack
  * with a max or sum(q) that is not finite, or a NaN S, goes to
  * xent_soft_rows, which defines those rows. The loss is log S sum(q) -
@@ -462,7 +462,7 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
                                               const float *z, size_t ldz,
                                               const float *p, size_t ldp,
                                               const smx_xent_params *prm,
-                                              float *loss, float *grad,
+                                              log_batch *lb, float *grad,
                                               size_t ldg)
 {
     const double e = prm->smoothing, scale = prm->grad_scale;
@@ -472,12 +472,11 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
     static const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1}; /* n <= VLEN / 2 <= 8 */
     /* 1 in the rows' lanes, 0 in the padding, whose q = spread is dropped */
     const vf in_row = vload_pack(R, ones, 0, n, 0.0f);
-    const size_t seg = VLEN / (size_t)R;
     float l[4];
     size_t r = 0;
     for (; r + R <= rows; r += R) {
         const float *zr = z + r * ldz, *pr = p + r * ldp;
-        float *gr = grad ? grad + r * ldg : NULL, *lr = loss ? loss + r : l;
+        float *gr = grad ? grad + r * ldg : NULL;
         const vf zv = vload_pack(R, zr, ldz, n, -INFINITY);
         const vf q = smooth ? vmul(soft_q(vload_pack(R, pr, ldp, n, 0.0f), 1,
                                           vkeep, vspread), in_row)
@@ -486,7 +485,9 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
         const vf d = vsub(zv, m), ev = exp_nonpos(d);
         const vf s = vpack_sum(R, ev);
         if (!vall_finite(m) || !vall_finite(sq) || !vall_finite(s)) {
-            xent_soft_rows(R, n, zr, ldz, pr, ldp, prm, lr, gr, ldg);
+            xent_soft_rows(R, n, zr, ldz, pr, ldp, prm, lb ? l : NULL, gr, ldg);
+            for (int j = 0; lb && j < R; j++)
+                log_batch_put_value(lb, l[j]);
             continue;
         }
         /* padding lanes: q = 0, so no q d = 0 (-inf) term */
@@ -494,20 +495,20 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
         const vf a = vdiv(vmul(vscale, sq), s);
         if (grad)
             vstore_pack(R, gr, ldg, soft_grad(ev, q, a, vnc), n);
-        if (loss) {
-            float lv[VLEN];
-            vstore(lv, vfma(vlog_pos(s), sq, vsub(vzero(), qd)));
-            for (int j = 0; j < R; j++)
-                lr[j] = lv[j * seg];
-        }
+        if (lb)
+            log_batch_put_pack(R, lb, s, sq, vsub(vzero(), qd));
     }
-    if (R > 2 && rows - r >= 2) /* a pair of the rows left */
+    if (R > 2 && rows - r >= 2) { /* a pair of the rows left */
         xent_soft_packed_as(2, rows - r, n, z + r * ldz, ldz, p + r * ldp, ldp,
-                            prm, loss ? loss + r : NULL,
-                            grad ? grad + r * ldg : NULL, ldg);
-    else if (r < rows)
-        xent_soft_rows(1, n, z + r * ldz, ldz, p + r * ldp, ldp, prm,
-                       loss ? loss + r : NULL, grad ? grad + r * ldg : NULL, ldg);
+                            prm, lb, grad ? grad + r * ldg : NULL, ldg);
+        return;
+    }
+    if (r == rows)
+        return;
+    xent_soft_rows(1, n, z + r * ldz, ldz, p + r * ldp, ldp, prm, lb ? l : NULL,
+                   grad ? grad + r * ldg : NULL, ldg);
+    if (lb)
+        log_batch_put_value(lb, l[0]);
 }
 #endif
 
@@ -517,10 +518,13 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
 {
 #if VEC_MAX_PACK
     if (rows > 1 && cols <= VLEN / 2 && !soft_q_underflows(prm, cols)) {
+        log_batch batch = log_batch_to(loss, rows), *lb = loss ? &batch : NULL;
         if (pack_rows(cols) == 4)
-            xent_soft_packed_as(4, rows, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+            xent_soft_packed_as(4, rows, cols, z, ldz, p, ldp, prm, lb, grad, ldg);
         else
-            xent_soft_packed_as(2, rows, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+            xent_soft_packed_as(2, rows, cols, z, ldz, p, ldp, prm, lb, grad, ldg);
+        if (lb)
+            log_batch_flush(lb);
         return;
     }
 #endif

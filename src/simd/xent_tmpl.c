@@ -219,8 +219,8 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
 #if VEC_MAX_PACK
 /* Rows of n <= VLEN / R with no smoothing, R to a vector (see
  * rows_packed_tmpl.c): p = exp(z - M) / S by a division, the gradient
- * (if wanted) scale (p - onehot(t)), the loss (M - z_t) + log S with all
- * R logs from one vlog_pos (AVX-512 4096x8 2.37 -> 1.17 ns per element,
+ * (if wanted) scale (p - onehot(t)), the loss (M - z_t) + log S, the logs
+ * from a log_batch (AVX-512 4096x8 2.37 -> 1.17 ns per element,
  * 4096x4 4.77 -> 1.36, 4096x2 9.58 -> 2.77; AVX2 4096x4 4.27 -> 1.71,
  * 4096x2 8.55 -> 3.46; Intel Xeon, interleaved A/B). The one-hot targets
  * and z_t come from the vector (vpack_onehot), where scalar fix-ups of
@@ -231,55 +231,62 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
                                          const float *z, size_t ldz,
                                          const int32_t *t,
                                          const smx_xent_params *prm,
-                                         float *loss, float *grad, size_t ldg)
+                                         log_batch *lb, float *grad, size_t ldg)
 {
     const double scale = prm->grad_scale;
-    const size_t seg = VLEN / (size_t)R;
     float l[4];
     size_t r = 0;
     for (; r + R <= rows; r += R) {
         const float *zr = z + r * ldz;
-        float *gr = grad + r * ldg, *lr = loss ? loss + r : l;
+        float *gr = grad ? grad + r * ldg : NULL;
         int ignored = 0;
         for (int j = 0; j < R; j++)
             ignored |= t[r + j] == prm->ignore_index;
         vf v, m, e, s;
         if (ignored || !pack_stats(R, zr, ldz, cols, &v, &m, &e, &s)) {
             if (grad)
-                xent_rows_short(R, cols, zr, ldz, t + r, prm, lr, gr, ldg, NULL);
+                xent_rows_short(R, cols, zr, ldz, t + r, prm, l, gr, ldg, NULL);
             else
-                xent_rows_loss(R, cols, zr, ldz, t + r, prm, lr, NULL);
+                xent_rows_loss(R, cols, zr, ldz, t + r, prm, l, NULL);
+            for (int j = 0; lb && j < R; j++)
+                log_batch_put_value(lb, l[j]);
             continue;
         }
         const vf hot = vpack_onehot(R, t + r);
-        if (loss) { /* z_t by segment: a sum of one term (the others skipped) */
+        if (lb) { /* z_t by segment: a sum of one term (the others skipped) */
             const vf zt = vpack_sum(R, vfma_nonzero(hot, v, vzero()));
-            float lv[VLEN];
-            vstore(lv, vadd(vsub(m, zt), vlog_pos(s)));
-            for (int j = 0; j < R; j++)
-                lr[j] = lv[j * seg];
+            log_batch_put_pack(R, lb, s, vset1(1.0f), vsub(m, zt));
         }
         if (grad) /* scale (p - onehot(t)) */
             vstore_pack(R, gr, ldg, vmul(vsub(vdiv(e, s), hot), vset1((float)scale)), cols);
     }
-    if (R > 2 && rows - r >= 2) /* a pair of the rows left */
-        xent_packed_as(2, rows - r, cols, z + r * ldz, ldz, t + r, prm,
-                       loss ? loss + r : NULL, grad ? grad + r * ldg : NULL, ldg);
-    else if (r < rows && grad)
-        xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm,
-                        loss ? loss + r : l, grad + r * ldg, ldg, NULL);
-    else if (r < rows)
-        xent_rows_loss(1, cols, z + r * ldz, ldz, t + r, prm, loss + r, NULL);
+    if (R > 2 && rows - r >= 2) { /* a pair of the rows left */
+        xent_packed_as(2, rows - r, cols, z + r * ldz, ldz, t + r, prm, lb,
+                       grad ? grad + r * ldg : NULL, ldg);
+        return;
+    }
+    if (r == rows)
+        return;
+    if (grad)
+        xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm, l, grad + r * ldg,
+                        ldg, NULL);
+    else
+        xent_rows_loss(1, cols, z + r * ldz, ldz, t + r, prm, l, NULL);
+    if (lb)
+        log_batch_put_value(lb, l[0]);
 }
 
 static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
                         const int32_t *t, const smx_xent_params *prm,
                         float *loss, float *grad, size_t ldg)
 {
+    log_batch batch = log_batch_to(loss, rows), *lb = loss ? &batch : NULL;
     if (pack_rows(cols) == 4)
-        xent_packed_as(4, rows, cols, z, ldz, t, prm, loss, grad, ldg);
+        xent_packed_as(4, rows, cols, z, ldz, t, prm, lb, grad, ldg);
     else
-        xent_packed_as(2, rows, cols, z, ldz, t, prm, loss, grad, ldg);
+        xent_packed_as(2, rows, cols, z, ldz, t, prm, lb, grad, ldg);
+    if (lb)
+        log_batch_flush(lb);
 }
 #endif
 

@@ -77,6 +77,13 @@ static inline vf vpack_sum(int R, vf v)
     v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
+/* dst[j] = lane 4 j of v (one row's value of each half), j < 2 */
+static inline void vstore_firsts(int R, float *dst, vf v)
+{
+    (void)R;
+    const __m256 f = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+    _mm_storel_pi((__m64 *)dst, _mm256_castps256_ps128(f));
+}
 /* 1.0f in lane 4 j + t[j] (t[j] < 4, j < 2), +0 in the others: the one-hot
  * targets of a pack of class cross-entropy rows */
 static inline vf vpack_onehot(int R, const int32_t *t)

@@ -136,6 +136,18 @@ static inline vf vpack_sum(int R, vf v)
     v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
+/* dst[j] = lane j VLEN / R of v (one row's value of each segment), j < R.
+ * The low quarter goes through an empty asm as vstore_pack's segments do:
+ * without it GCC stored it by a masked vextractf32x4 to memory, which
+ * faulted on a guard page past dst. */
+static inline void vstore_firsts(int R, float *dst, vf v)
+{
+    const __m512i idx = _mm512_setr_epi32(0, R == 2 ? 8 : 4, 8, 12, 0, 0, 0, 0,
+                                          0, 0, 0, 0, 0, 0, 0, 0);
+    __m128 f = _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, v));
+    __asm__("" : "+v"(f));
+    _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
+}
 /* 1.0f in lane j VLEN / R + t[j] (t[j] < VLEN / R, j < R), +0 in the
  * others: the one-hot targets of a pack of class cross-entropy rows. The
  * load takes t[0, R) alone. */
