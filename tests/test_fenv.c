@@ -22,19 +22,21 @@
 #include "common.h"
 
 #define ROWS 9 /* two whole groups of 4 rows and one more */
+#define MANY_ROWS 37 /* packed short rows' logs batched (log_batch) */
 #define FLAGS (FE_UNDERFLOW | FE_OVERFLOW | FE_INVALID | FE_DIVBYZERO)
 
 static const char *const op_names[] = {
     "softmax", "log_softmax", "logsumexp", "softmax_jvp", "softmax_vjp",
     "log_softmax_jvp", "log_softmax_vjp", "cross_entropy",
-    "cross_entropy_soft",
+    "cross_entropy_soft", "cross_entropy (loss alone)",
+    "cross_entropy_soft (loss alone)",
 };
 enum { N_OPS = sizeof op_names / sizeof op_names[0] };
 
 typedef struct inputs {
     size_t rows, cols;
     float *x, *p, *lp, *v, *out, *row_out;
-    int32_t t[ROWS];
+    int32_t t[MANY_ROWS];
 } inputs;
 
 /* Logits with every 5th column masked (shifted by one per row), and with
@@ -88,8 +90,11 @@ static smx_status run_op(int op, const inputs *in)
     case 5: return smx_log_softmax_jvp_f32(m, n, in->lp, n, in->v, n, o, n);
     case 6: return smx_log_softmax_vjp_f32(m, n, in->lp, n, in->v, n, o, n);
     case 7: return smx_cross_entropy_f32(m, n, in->x, n, in->t, NULL, l, o, n);
-    default:
+    case 8:
         return smx_cross_entropy_soft_f32(m, n, in->x, n, in->p, n, NULL, l, o, n);
+    case 9: return smx_cross_entropy_f32(m, n, in->x, n, in->t, NULL, l, NULL, n);
+    default:
+        return smx_cross_entropy_soft_f32(m, n, in->x, n, in->p, n, NULL, l, NULL, n);
     }
 }
 
@@ -128,6 +133,8 @@ START_TEST(masked_rows_raise_no_flags)
         for (int padded = 0; padded < 2; padded++) {
             check_shape(1, cols, padded);
             check_shape(ROWS, cols, padded);
+            if (cols <= 8)
+                check_shape(MANY_ROWS, cols, padded);
         }
     /* rows of more than one block, and one past SHORT_ROW (one pass of
      * statistics, then the output) */
