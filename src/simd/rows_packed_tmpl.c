@@ -27,10 +27,12 @@ static int pack_rows(size_t n)
  * its result already known), and each full batch goes to `out` from one
  * vlog_pos. Where each pack took its own vlog_pos on R distinct values,
  * the log was half of logsumexp's time on packed rows (AVX-512 4096x8
- * 0.69 -> 0.45 ns per element batched). A call of fewer rows than a batch
- * holds takes each pack's logs at once (`direct`): there the batch's
- * loads, waiting on the stores just made, cost more than the logs saved
- * (two rows of 8, 1.2 -> 2.0 ns per element batched). */
+ * 0.69 -> 0.46 ns per element batched). A call of fewer than two batches
+ * of rows (32 on AVX-512, 16 on AVX2) takes each pack's logs at once
+ * (`direct`): there the batch's loads, waiting on the stores just made,
+ * cost more than the logs saved (batched, two rows of 8 went 1.2 -> 2.0
+ * ns per element, nine rows of 4 on AVX2 24% slower; direct, such calls
+ * are within 2-7% of the per-pack logs before the batch). */
 typedef struct log_batch {
     float s[VLEN], a[VLEN], b[VLEN];
     size_t n;   /* rows held */

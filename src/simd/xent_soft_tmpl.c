@@ -64,9 +64,8 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
 }
 
 /* exp(z - m) stored to e (unless e is NULL) over n <= BLOCK elements;
- * adds their sum to *s
- * and sum(q (z - m)) over q != 0 to *qd, and sum(q) to *sq unless sq is
- * NULL: float in runs of SOFT_SQ_RUN elements (16 terms per lane, as
+ * adds their sum to *s and sum(q (z - m)) over q != 0 to *qd, and sum(q)
+ * to *sq unless sq is NULL: float in runs of SOFT_SQ_RUN elements (16 terms per lane, as
  * row_affine_sum_max, and at most two more in the last), double across
  * them. Meanwhile it prefetches the first ahead_n elements of az and ap
  * (the same row of the next group; ahead_n 0 for none) to L1: interleaved
