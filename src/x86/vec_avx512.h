@@ -121,7 +121,6 @@ static inline void vstore_pack(int R, float *y, size_t ld, vf v, size_t n)
     _mm_mask_storeu_ps(y + 2 * ld, k, q2);
     _mm_mask_storeu_ps(y + 3 * ld, k, q3);
 }
-#undef OPAQUE
 static inline vf vpack_max(int R, vf v)
 {
     if (R == 2)
@@ -137,17 +136,18 @@ static inline vf vpack_sum(int R, vf v)
     return _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
 /* dst[j] = lane j VLEN / R of v (one row's value of each segment), j < R.
- * The low quarter goes through an empty asm as vstore_pack's segments do:
- * without it GCC stored it by a masked vextractf32x4 to memory, which
- * faulted on a guard page past dst. */
+ * The low quarter is made OPAQUE as vstore_pack's segments are: without
+ * it GCC stored it by a masked vextractf32x4 to memory, which faulted on
+ * a guard page past dst. */
 static inline void vstore_firsts(int R, float *dst, vf v)
 {
     const __m512i idx = _mm512_setr_epi32(0, R == 2 ? 8 : 4, 8, 12, 0, 0, 0, 0,
                                           0, 0, 0, 0, 0, 0, 0, 0);
     __m128 f = _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, v));
-    __asm__("" : "+v"(f));
+    OPAQUE(f);
     _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
 }
+#undef OPAQUE
 /* 1.0f in lane j VLEN / R + t[j] (t[j] < VLEN / R, j < R), +0 in the
  * others: the one-hot targets of a pack of class cross-entropy rows. The
  * load takes t[0, R) alone. */
