@@ -57,6 +57,17 @@ static void check_class(size_t rows, size_t cols, const float *z, size_t ldz,
     free(bar);
 }
 
+/* check_class with the loss alone, the gradient alone and both, out of
+ * place, and both in place over the logits. */
+static void check_class_every_way(size_t rows, size_t cols, const float *z,
+                                  size_t ld, const int32_t *t,
+                                  const smx_ce_opts *o)
+{
+    for (int outputs = 1; outputs <= 3; outputs++)
+        check_class(rows, cols, z, ld, t, o, outputs, 0);
+    check_class(rows, cols, z, ld, t, o, 3, 1);
+}
+
 static void check_soft(size_t rows, size_t cols, const float *z,
                        const float *p, size_t ld, const smx_ce_opts *o,
                        int outputs, int in_place)
@@ -115,6 +126,19 @@ static void random_targets(rng *g, int32_t *t, size_t rows, size_t cols,
                             : (int32_t)(rng_next(g) % (uint64_t)cols);
 }
 
+/* Random targets, none of them ignore_index: whole packs of short rows
+ * take the packed path (random_targets' ignored rows send theirs
+ * elsewhere). */
+static void live_targets(rng *g, int32_t *t, size_t rows, size_t cols,
+                         int32_t ignore_index)
+{
+    for (size_t r = 0; r < rows; r++) {
+        t[r] = (int32_t)(rng_next(g) % (uint64_t)cols);
+        if (t[r] == ignore_index)
+            t[r] = (t[r] + 1) % (int32_t)cols;
+    }
+}
+
 /* rows of random logits (sigma 3), ld apart; the gaps hold the sentinel */
 static float *random_logits(rng *g, size_t rows, size_t cols, size_t ld)
 {
@@ -147,16 +171,10 @@ START_TEST(class_targets)
         int32_t t[5];
         for (size_t o = 0; o < N_OPTS; o++) {
             random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
-            for (int outputs = 1; outputs <= 3; outputs++)
-                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
-            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+            check_class_every_way(rows, cols, z, ld, t, &option_sets[o]);
             /* lone rows (a path of their own), row 3 ignored */
-            for (size_t r = 0; r < rows; r += 3) {
-                for (int outputs = 1; outputs <= 3; outputs++)
-                    check_class(1, cols, z + r * ld, ld, t + r, &option_sets[o],
-                                outputs, 0);
-                check_class(1, cols, z + r * ld, ld, t + r, &option_sets[o], 3, 1);
-            }
+            for (size_t r = 0; r < rows; r += 3)
+                check_class_every_way(1, cols, z + r * ld, ld, t + r, &option_sets[o]);
         }
         free(z);
     }
@@ -170,9 +188,7 @@ START_TEST(class_targets)
         int32_t t[9];
         for (size_t o = 0; o < N_OPTS; o++) {
             random_targets(&g, t, rows, cols, option_sets[o].ignore_index);
-            for (int outputs = 1; outputs <= 3; outputs++)
-                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
-            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+            check_class_every_way(rows, cols, z, ld, t, &option_sets[o]);
         }
         free(z);
     }
@@ -186,14 +202,8 @@ START_TEST(class_targets)
         float *z = random_logits(&g, rows, cols, ld);
         int32_t t[11];
         for (size_t o = 0; o < N_OPTS; o++) {
-            for (size_t r = 0; r < rows; r++) {
-                t[r] = (int32_t)(rng_next(&g) % (uint64_t)cols);
-                if (t[r] == option_sets[o].ignore_index)
-                    t[r] = (t[r] + 1) % (int32_t)cols;
-            }
-            for (int outputs = 1; outputs <= 3; outputs++)
-                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
-            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+            live_targets(&g, t, rows, cols, option_sets[o].ignore_index);
+            check_class_every_way(rows, cols, z, ld, t, &option_sets[o]);
         }
         free(z);
     }
@@ -209,12 +219,9 @@ START_TEST(class_targets)
         z[9 * ld] = NAN;
         z[22 * ld + cols - 1] = INFINITY;
         for (size_t o = 0; o < N_OPTS; o++) {
-            for (size_t r = 0; r < rows; r++)
-                t[r] = r == 13 ? option_sets[o].ignore_index
-                               : (int32_t)(rng_next(&g) % (uint64_t)cols);
-            for (int outputs = 1; outputs <= 3; outputs++)
-                check_class(rows, cols, z, ld, t, &option_sets[o], outputs, 0);
-            check_class(rows, cols, z, ld, t, &option_sets[o], 3, 1);
+            live_targets(&g, t, rows, cols, option_sets[o].ignore_index);
+            t[13] = option_sets[o].ignore_index;
+            check_class_every_way(rows, cols, z, ld, t, &option_sets[o]);
         }
         float *p = alloc_sentinel(rows * ld);
         random_probs(&g, p, rows, cols, ld);
