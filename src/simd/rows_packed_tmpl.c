@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Softmax, log-softmax and logsumexp of rows of at most half a vector,
- * packed two or four rows to a vector.
+ * packed two or four rows to a vector; and the batch of per-row logs
+ * (log_batch) that logsumexp and the cross-entropy losses share.
  * A part of the kernel template: kernels_tmpl.c includes it, in order,
  * after the parts it builds on; not a standalone header.
  */
