@@ -81,6 +81,27 @@ static int lone_short_row(size_t rows, size_t cols)
     return rows == 1 && cols <= REG_VECS * VLEN;
 }
 
+/* Softmax of rows of at most REG_VECS vectors, three or more, one at a
+ * time in registers, prefetching the row after next to L1 (interleaved
+ * A/B on an Intel Xeon: 4096x128 and 4096x100 3-9% faster). Out of line:
+ * in rowwise, the same loop made the lone row of 64 3% slower. */
+static NOINLINE void softmax_rows_regs(size_t rows, size_t cols, const float *x,
+                                       size_t ldx, float *y, size_t ldy)
+{
+    if (cols == REG_VECS * VLEN) /* straight-line code: see rowwise */
+        for (size_t r = 0; r < rows; r++) {
+            if (r + 2 < rows)
+                prefetch_vecs(x + (r + 2) * ldx, REG_VECS, 1);
+            rowwise_row_regs(0, REG_VECS * VLEN, x + r * ldx, y + r * ldy);
+        }
+    else
+        for (size_t r = 0; r < rows; r++) {
+            if (r + 2 < rows)
+                prefetch_vecs(x + (r + 2) * ldx, cols / VLEN, 1);
+            rowwise_row_regs(0, cols, x + r * ldx, y + r * ldy);
+        }
+}
+
 /* Softmax (log_domain 0) or log-softmax, the structure chosen by row
  * length. Softmax keeps every row of up to REG_VECS vectors in registers,
  * log-softmax only a lone one (see rowwise_row_regs). */
@@ -94,6 +115,10 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
         return;
     }
 #endif
+    if (!log_domain && rows > 2 && cols <= REG_VECS * VLEN) {
+        softmax_rows_regs(rows, cols, x, ldx, y, ldy);
+        return;
+    }
     if (log_domain ? lone_short_row(rows, cols) : cols <= REG_VECS * VLEN) {
         /* Full rows get a copy with their length constant: straight-line
          * code. With the length variable, GCC's register allocation for
