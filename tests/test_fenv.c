@@ -21,7 +21,7 @@
 
 #include "common.h"
 
-#define ROWS 9 /* two whole groups of 4 rows and one more */
+#define ROWS 9 /* two whole groups of 4 rows and one more; rows held in registers, their losses batched (log_batch) */
 #define MANY_ROWS 37 /* packed short rows' logs batched (log_batch) */
 #define FLAGS (FE_UNDERFLOW | FE_OVERFLOW | FE_INVALID | FE_DIVBYZERO)
 

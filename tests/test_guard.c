@@ -14,60 +14,66 @@
 #include "common.h"
 
 #define MAX_COLS EVERY_LEN_MAX
-#define ROWS 4 /* a whole pack of short rows (rows_packed_tmpl.c), its last row flush against the guard */
+/* Row counts: a whole pack of short rows (rows_packed_tmpl.c), its last
+ * row flush against the guard; and nine, where cross-entropy takes rows of
+ * up to 8 vectors one at a time in registers, their losses batched. */
+static const size_t row_counts[] = {4, 9};
 #define MAX_JAC 24 /* the Jacobian is n x n: lengths 1 to MAX_JAC */
 
 enum { X, V, Y, P, LSE, T, N_BUFS };
 
 /* Runs every op with every operand in its own guarded buffer of exactly
- * (ROWS - 1) * ld + cols elements, and checks the results are finite where
+ * (rows - 1) * ld + cols elements, and checks the results are finite where
  * they must be. */
-static void run_all_ops(size_t cols, size_t ld, int at_end)
+static void run_all_ops(size_t rows, size_t cols, size_t ld, int at_end)
 {
-    const size_t n = (ROWS - 1) * ld + cols, bytes = n * sizeof(float);
+    const size_t n = (rows - 1) * ld + cols, bytes = n * sizeof(float);
     guarded g[N_BUFS];
     float *x = guarded_alloc(&g[X], bytes, at_end);
     float *v = guarded_alloc(&g[V], bytes, at_end);
     float *y = guarded_alloc(&g[Y], bytes, at_end);
     float *p = guarded_alloc(&g[P], bytes, at_end);
-    float *lse = guarded_alloc(&g[LSE], ROWS * sizeof(float), at_end);
-    int32_t *t = guarded_alloc(&g[T], ROWS * sizeof(int32_t), at_end);
+    float *lse = guarded_alloc(&g[LSE], rows * sizeof(float), at_end);
+    int32_t *t = guarded_alloc(&g[T], rows * sizeof(int32_t), at_end);
     rng r = {cols * 131 + ld};
     fill_normal(&r, x, n, 3.0);
     fill_normal(&r, v, n, 1.0);
-    for (size_t i = 0; i < ROWS; i++)
+    for (size_t i = 0; i < rows; i++)
         t[i] = (int32_t)((i * 7) % cols);
 
-    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, x, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_f32(rows, cols, x, ld, y, ld), SMX_OK);
     memcpy(p, y, bytes);
-    ck_assert_int_eq(smx_softmax_f32(ROWS, cols, p, ld, p, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, x, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_logsumexp_f32(ROWS, cols, x, ld, lse), SMX_OK);
-    ck_assert(isfinite(lse[0]) && isfinite(lse[ROWS - 1]));
-    ck_assert_int_eq(smx_softmax_jvp_f32(ROWS, cols, p, ld, v, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_softmax_vjp_f32(ROWS, cols, p, ld, v, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_jvp_f32(ROWS, cols, x, ld, v, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_vjp_f32(ROWS, cols, x, ld, v, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, ld, t, NULL, lse, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, ld, p, ld, NULL, lse, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_f32(rows, cols, p, ld, p, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_f32(rows, cols, x, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_logsumexp_f32(rows, cols, x, ld, lse), SMX_OK);
+    ck_assert(isfinite(lse[0]) && isfinite(lse[rows - 1]));
+    ck_assert_int_eq(smx_softmax_jvp_f32(rows, cols, p, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_vjp_f32(rows, cols, p, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_jvp_f32(rows, cols, x, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_vjp_f32(rows, cols, x, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_f32(rows, cols, x, ld, t, NULL, lse, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(rows, cols, x, ld, p, ld, NULL, lse, y, ld), SMX_OK);
     ck_assert(isfinite(lse[0]) && isfinite(y[n - 1]));
+    ck_assert_int_eq(smx_cross_entropy_f32(rows, cols, x, ld, t, NULL, lse, NULL, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(rows, cols, x, ld, p, ld, NULL, lse, NULL, ld), SMX_OK);
+    ck_assert(isfinite(lse[0]) && isfinite(lse[rows - 1]));
 
     /* In place, still flush against the guards: each backward op over
      * either input, the gradients over the logits (and over p). */
-    ck_assert_int_eq(smx_softmax_jvp_f32(ROWS, cols, p, ld, y, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_softmax_vjp_f32(ROWS, cols, y, ld, v, ld, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_jvp_f32(ROWS, cols, x, ld, v, ld, v, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_vjp_f32(ROWS, cols, v, ld, x, ld, v, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_jvp_f32(rows, cols, p, ld, y, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_softmax_vjp_f32(rows, cols, y, ld, v, ld, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_jvp_f32(rows, cols, x, ld, v, ld, v, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_vjp_f32(rows, cols, v, ld, x, ld, v, ld), SMX_OK);
     memcpy(y, x, bytes);
-    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, y, ld, p, ld, NULL, NULL, y, ld), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_soft_f32(ROWS, cols, x, ld, p, ld, NULL, lse, p, ld), SMX_OK);
-    ck_assert_int_eq(smx_cross_entropy_f32(ROWS, cols, x, ld, t, NULL, NULL, x, ld), SMX_OK);
-    ck_assert_int_eq(smx_log_softmax_f32(ROWS, cols, v, ld, v, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(rows, cols, y, ld, p, ld, NULL, NULL, y, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_soft_f32(rows, cols, x, ld, p, ld, NULL, lse, p, ld), SMX_OK);
+    ck_assert_int_eq(smx_cross_entropy_f32(rows, cols, x, ld, t, NULL, NULL, x, ld), SMX_OK);
+    ck_assert_int_eq(smx_log_softmax_f32(rows, cols, v, ld, v, ld), SMX_OK);
 
     /* A lone row (its own kernel path: see lone_short_row), the first one
      * flush against the guard before the buffers, the last against the one
      * after them; out of place and in place. */
-    const size_t starts[2] = {0, (ROWS - 1) * ld};
+    const size_t starts[2] = {0, (rows - 1) * ld};
     for (size_t k = 0; k < 2; k++) {
         const size_t r = starts[k];
         ck_assert_int_eq(smx_log_softmax_f32(1, cols, x + r, ld, y + r, ld), SMX_OK);
@@ -75,6 +81,8 @@ static void run_all_ops(size_t cols, size_t ld, int at_end)
         ck_assert_int_eq(smx_cross_entropy_f32(1, cols, x + r, ld, t, NULL, lse, y + r, ld), SMX_OK);
         ck_assert_int_eq(smx_cross_entropy_f32(1, cols, x + r, ld, t, NULL, lse, NULL, ld), SMX_OK);
         ck_assert_int_eq(smx_cross_entropy_f32(1, cols, v + r, ld, t, NULL, NULL, v + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_soft_f32(1, cols, x + r, ld, p + r, ld, NULL, lse, y + r, ld), SMX_OK);
+        ck_assert_int_eq(smx_cross_entropy_soft_f32(1, cols, x + r, ld, p + r, ld, NULL, lse, p + r, ld), SMX_OK);
         ck_assert_int_eq(smx_log_softmax_f32(1, cols, v + r, ld, v + r, ld), SMX_OK);
         ck_assert_int_eq(smx_softmax_jvp_f32(1, cols, p + r, ld, v + r, ld, y + r, ld), SMX_OK);
         ck_assert_int_eq(smx_softmax_vjp_f32(1, cols, p + r, ld, y + r, ld, y + r, ld), SMX_OK);
@@ -102,19 +110,20 @@ static void run_jacobian(size_t n, size_t ldj, int at_end)
 START_TEST(flush_against_guard_pages)
 {
     tests_use_isa(_i);
-    for (size_t cols = 1; cols <= MAX_COLS; cols++)
-        for (int at_end = 0; at_end < 2; at_end++) {
-            run_all_ops(cols, cols, at_end);
-            run_all_ops(cols, cols + 3, at_end);
-        }
+    for (size_t k = 0; k < sizeof row_counts / sizeof row_counts[0]; k++)
+        for (size_t cols = 1; cols <= MAX_COLS; cols++)
+            for (int at_end = 0; at_end < 2; at_end++) {
+                run_all_ops(row_counts[k], cols, cols, at_end);
+                run_all_ops(row_counts[k], cols, cols + 3, at_end);
+            }
     /* rows past the kernels' 2048-element blocks, whose last block has a
      * tail: the paths that work block by block, such as the backward ops
      * reducing row r + 1 while they write row r */
     static const size_t long_cols[] = {2049, 2 * 2048 + 37};
     for (size_t k = 0; k < sizeof long_cols / sizeof long_cols[0]; k++)
         for (int at_end = 0; at_end < 2; at_end++) {
-            run_all_ops(long_cols[k], long_cols[k], at_end);
-            run_all_ops(long_cols[k], long_cols[k] + 3, at_end);
+            run_all_ops(4, long_cols[k], long_cols[k], at_end);
+            run_all_ops(4, long_cols[k], long_cols[k] + 3, at_end);
         }
     for (size_t n = 1; n <= MAX_JAC; n++)
         for (int at_end = 0; at_end < 2; at_end++) {

@@ -207,17 +207,21 @@ START_TEST(class_targets)
         }
         free(z);
     }
-    /* 37 short rows: the packs' losses batch their logs 16 (AVX-512) or 8
-     * (AVX2) rows at a time from 32 or 16 rows on (log_batch): full
-     * batches, a partial last one, the pair and the lone row left, and
-     * packs that go row by row (an ignored target, a NaN, a +inf) among
+    /* 37 rows: the losses batch their logs 16 (AVX-512) or 8 (AVX2) rows
+     * at a time (log_batch), from 32 or 16 packed short rows on, from 8
+     * rows held in registers (up to 8 vectors): full batches, a partial
+     * last one, for packs the pair and the lone row left, and rows that go
+     * elsewhere (an ignored target, a NaN, a +inf, a row all -inf) among
      * them. */
-    for (size_t cols = 1; cols <= 8; cols++) {
-        const size_t rows = 37, ld = cols + 1;
+    static const size_t batch_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 33, 64, 100, 127, 128};
+    for (size_t k = 0; k < sizeof batch_cols / sizeof batch_cols[0]; k++) {
+        const size_t cols = batch_cols[k], rows = 37, ld = cols + 1;
         float *z = random_logits(&g, rows, cols, ld);
         int32_t t[37];
         z[9 * ld] = NAN;
         z[22 * ld + cols - 1] = INFINITY;
+        for (size_t c = 0; c < cols; c++)
+            z[30 * ld + c] = -INFINITY;
         for (size_t o = 0; o < N_OPTS; o++) {
             live_targets(&g, t, rows, cols, option_sets[o].ignore_index);
             t[13] = option_sets[o].ignore_index;
@@ -250,6 +254,9 @@ START_TEST(soft_targets)
             check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
             check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 2);
         }
+        /* lone rows (in registers up to 8 vectors) */
+        for (size_t r = 0; r < rows; r += 2)
+            check_soft_every_way(1, cols, z + r * ld, p + r * ld, ld);
         free(z);
         free(p);
     }
@@ -298,8 +305,11 @@ START_TEST(special_rows)
     rng g = {13};
     static const float specials[] = {-INFINITY, INFINITY, NAN};
     for (size_t cols = 1; cols <= 40; cols += 3) {
-        /* five rows: on AVX-512, rows of up to 4 floats fill a pack of four */
-        const size_t rows = 5, ld = cols;
+        /* Batches of five rows (on AVX-512, rows of up to 4 floats fill a
+         * pack of four) and of nine (rows of up to 8 vectors held in
+         * registers one at a time), and the special row alone. */
+        const size_t rows = 9, ld = cols;
+        static const size_t batches[] = {5, 9};
         float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
         for (size_t s = 0; s < 3; s++) {
             for (size_t at = 0; at < cols; at += 1 + cols / 3) {
@@ -307,27 +317,35 @@ START_TEST(special_rows)
                 random_probs(&g, p, rows, cols, ld);
                 z[ld + at] = specials[s];
                 p[ld + at] = 0.0f; /* q == 0 at a -inf logit: a 0 term */
-                const int32_t t[5] = {0, (int32_t)at, (int32_t)(cols - 1), 0,
-                                      (int32_t)(cols / 2)};
-                const int32_t t_off[5] = {0, (int32_t)((at + 1) % cols), 0, 0, 0};
+                const int32_t c = (int32_t)cols;
+                const int32_t t[9] = {0, (int32_t)at, c - 1, 0, c / 2, 0, c / 3, c - 1, 0};
+                const int32_t t_off[9] = {0, (int32_t)((at + 1) % cols), 0, 0, 0, 0, 0, 0, 0};
                 for (size_t o = 0; o < N_OPTS; o++) {
-                    check_class(rows, cols, z, ld, t, &option_sets[o], 3, 0);
-                    check_class(rows, cols, z, ld, t, &option_sets[o], 1, 0);
-                    check_class(rows, cols, z, ld, t_off, &option_sets[o], 3, 0);
-                    check_class(rows, cols, z, ld, t_off, &option_sets[o], 1, 0);
+                    for (size_t b = 0; b < 2; b++) {
+                        const size_t n = batches[b];
+                        check_class(n, cols, z, ld, t, &option_sets[o], 3, 0);
+                        check_class(n, cols, z, ld, t, &option_sets[o], 1, 0);
+                        check_class(n, cols, z, ld, t_off, &option_sets[o], 3, 0);
+                        check_class(n, cols, z, ld, t_off, &option_sets[o], 1, 0);
+                        check_soft(n, cols, z, p, ld, &option_sets[o], 3, 0);
+                        check_soft(n, cols, z, p, ld, &option_sets[o], 1, 0);
+                        check_soft(n, cols, z, p, ld, &option_sets[o], 3, 1);
+                    }
                     check_class(1, cols, z + ld, ld, t + 1, &option_sets[o], 3, 0);
                     check_class(1, cols, z + ld, ld, t_off + 1, &option_sets[o], 3, 1);
-                    check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 0);
-                    check_soft(rows, cols, z, p, ld, &option_sets[o], 1, 0);
-                    check_soft(rows, cols, z, p, ld, &option_sets[o], 3, 1);
+                    check_soft(1, cols, z + ld, p + ld, ld, &option_sets[o], 3, 0);
+                    check_soft(1, cols, z + ld, p + ld, ld, &option_sets[o], 1, 0);
+                    check_soft(1, cols, z + ld, p + ld, ld, &option_sets[o], 3, 2);
                 }
             }
             /* A fully masked row. */
             for (size_t c = 0; c < cols; c++)
                 z[ld + c] = -INFINITY;
-            const int32_t t[5] = {0, 0, 0, 0, 0};
-            check_class(rows, cols, z, ld, t, &option_sets[0], 3, 0);
-            check_soft(rows, cols, z, p, ld, &option_sets[1], 3, 0);
+            const int32_t t[9] = {0};
+            for (size_t b = 0; b < 2; b++) {
+                check_class(batches[b], cols, z, ld, t, &option_sets[0], 3, 0);
+                check_soft(batches[b], cols, z, p, ld, &option_sets[1], 3, 0);
+            }
         }
         /* Soft targets that are not probabilities (+inf, NaN) where log S
          * is 0 in float: S exactly 1 (one logit 1e7 above the rest), or 1
@@ -345,6 +363,7 @@ START_TEST(special_rows)
                 z[ld] = near ? 40.0f : 1e7f;
                 p[ld + (near ? 0 : cols / 2 + (cols > 1))] = specials[s];
                 check_soft_every_way(rows, cols, z, p, ld);
+                check_soft_every_way(1, cols, z + ld, p + ld, ld);
             }
         }
         free(z);

@@ -8,16 +8,18 @@
 /* Softmax of a row of at most REG_VECS vectors: loaded once and kept in
  * registers through max, exp and sum to its one output store; no second
  * read of x, no stored exps read back. On rows of 128 floats (AVX-512) it
- * took 15-20% less time than the grouped passes (forward_tmpl.c).
- * Log-softmax, logsumexp and cross-entropy measured 10-20% slower this way
- * on many rows (log-softmax on AVX-512 4096x128: 12-15% slower still, with
- * the constant-length copy of `rowwise`): their grouped passes overlap
- * four rows' chains of reductions and log, which one row at a time
- * serializes. They use it only for a lone row.
- * Cross-entropy with that copy (AVX-512 4096x128, interleaved): 8-10%
- * faster without a loss, no faster with one (a scalar log per row, or
- * losses batched to one SLEEF vector log per 16 rows, cost what the saved
- * pass gains), AVX2 4096x64 5% slower. Softmax rows software-pipelined
+ * took 15-20% less time than the grouped passes (forward_tmpl.c) on AMD
+ * Zen 4. On an Intel Xeon (Sapphire Rapids) the grouped passes are the
+ * faster, by 15-20%, on rows of 64 and 128 floats held in L2 (512x128,
+ * 1024x64), and 2% slower on 4096x128 from L3: the choice stays Zen 4's.
+ * Log-softmax and logsumexp measured 10-20% slower this way on many rows
+ * (log-softmax on AVX-512 4096x128: 12-15% slower still, with the
+ * constant-length copy of `rowwise`): their grouped passes overlap four
+ * rows' chains of reductions and log, which one row at a time serializes.
+ * They use it only for a lone row. Cross-entropy, whose per-row log was
+ * that chain's end, takes it for 8 rows and more since its losses' logs
+ * come from a log_batch (rows_packed_tmpl.c), a vector of rows at a time:
+ * see xent_regs and xent_soft_regs. Softmax rows software-pipelined
  * (row r + 1 loaded and its max taken before row r's exps) measured no
  * faster than in order: the core already overlaps consecutive rows.
  * The loops over j are unrolled completely, so v[] lives in registers;
