@@ -5,11 +5,17 @@
  * start, for every row length from 1 to several vector widths and for rows
  * of more than one block, on every ISA, contiguous and strided (the buffer
  * then ends with the last row, no padding after it), out of place and in
- * place. A stray access faults, and
+ * place. Cross-entropy's logits of a row whose target is ignored are not
+ * read at all: that row's page is PROT_NONE. A stray access faults, and
  * Check reports the signal.
  */
+/* mmap flags, sysconf */
+#define _DEFAULT_SOURCE
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -107,6 +113,47 @@ static void run_jacobian(size_t n, size_t ldj, int at_end)
     guarded_free(&gj);
 }
 
+/* Cross-entropy does not read the logits of a row whose target is
+ * ignore_index (smxkern.h): each row starts a page of its own, and the
+ * ignored row's page is PROT_NONE. Every row count and length that picks
+ * a different path (packed, in registers, grouped, long), gradient out of
+ * place and loss alone, every row of the call ignored in turn. */
+static void run_ignored_row_unread(size_t rows, size_t cols, size_t ignored)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t row_bytes = (cols * sizeof(float) + page - 1) / page * page;
+    const size_t ld = row_bytes / sizeof(float), len = rows * row_bytes;
+    float *z = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(z != MAP_FAILED);
+    float *grad = malloc(rows * cols * sizeof *grad), loss[9];
+    ck_assert(grad && rows <= 9);
+    rng g = {rows * 1000 + cols};
+    int32_t t[9];
+    for (size_t r = 0; r < rows; r++) {
+        fill_normal(&g, z + r * ld, cols, 3.0);
+        t[r] = r == ignored ? -100 : (int32_t)((r * 7) % cols);
+    }
+    ck_assert_int_eq(mprotect(z + ignored * ld, row_bytes, PROT_NONE), 0);
+    ck_assert_int_eq(smx_cross_entropy_f32(rows, cols, z, ld, t, NULL, loss, grad, cols), SMX_OK);
+    ck_assert(loss[ignored] == 0.0f && grad[ignored * cols] == 0.0f);
+    ck_assert_int_eq(smx_cross_entropy_f32(rows, cols, z, ld, t, NULL, loss, NULL, 0), SMX_OK);
+    ck_assert(loss[ignored] == 0.0f);
+    munmap(z, len);
+    free(grad);
+}
+
+START_TEST(ignored_rows_unread)
+{
+    tests_use_isa(_i);
+    static const size_t row_counts_all[] = {1, 2, 5, 9};
+    static const size_t lengths[] = {1, 3, 4, 5, 8, 9, 17, 64, 100, 128, 129, 1000, 2049};
+    for (size_t a = 0; a < sizeof row_counts_all / sizeof row_counts_all[0]; a++)
+        for (size_t b = 0; b < sizeof lengths / sizeof lengths[0]; b++)
+            for (size_t k = 0; k < row_counts_all[a]; k++)
+                run_ignored_row_unread(row_counts_all[a], lengths[b], k);
+}
+END_TEST
+
 START_TEST(flush_against_guard_pages)
 {
     tests_use_isa(_i);
@@ -139,6 +186,7 @@ int main(void)
     TCase *tc = tcase_create("guard_pages");
     tcase_set_timeout(tc, 300);
     ADD_ISA_TEST(tc, flush_against_guard_pages);
+    ADD_ISA_TEST(tc, ignored_rows_unread);
     suite_add_tcase(s, tc);
     return tests_run(s);
 }

@@ -238,9 +238,12 @@ static ALWAYS_INLINE void xent_row_regs_batched(size_t cols, const float *z,
                                                 log_batch *lb, float *g)
 {
     reg_row r;
-    const float m = reg_row_load_max(&r, z, cols);
-    const float s = *t != prm->ignore_index && isfinite(m)
-                        ? reg_row_exp_sum(&r, m, g != NULL) : NAN;
+    float m = NAN, s = NAN;
+    if (*t != prm->ignore_index) { /* an ignored row is not read */
+        m = reg_row_load_max(&r, z, cols);
+        if (isfinite(m))
+            s = reg_row_exp_sum(&r, m, g != NULL);
+    }
     if (isnan(s)) {
         float l;
         if (g)
