@@ -227,11 +227,14 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
  * finite or a NaN sum goes to xent_rows_short (xent_rows_loss for the
  * loss alone). Taken from 8 rows (see log_batch_to); a lone row has
  * xent_row_regs. Intel Xeon, interleaved A/B against the grouped passes:
- * AVX-512 4096x17 0.67 of the time, 4096x100 0.85, 4096x64 0.93, rows of
- * exactly 128 1.01-1.03 (512x128, 4096x128, where the grouped passes
- * prefetch a whole group ahead; without the prefetch here 1.06); AVX2
- * 4096x8 0.66, 4096x64 0.94; the loss alone 0.85-0.94. Out of line, as
- * xent_soft_regs. */
+ * AVX-512 4096x17 0.67 of the time, 4096x100 0.85, 4096x64 0.93, 8x100
+ * 0.87; rows of exactly 128 1.01-1.03 (512x128, 4096x128, where the
+ * grouped passes prefetch a whole group ahead; without the prefetch here
+ * 1.06) and 1.03-1.08 in calls of 8 and 16 rows: on the Xeon the grouped
+ * passes also beat softmax's register rows on full rows held in cache,
+ * where on Zen 4 they lost by 15-20% (rows_regs_tmpl.c); AVX2 4096x8
+ * 0.66, 4096x64 0.94, 8x64 0.95; the loss alone 0.85-0.94. Out of line,
+ * as xent_soft_regs. */
 static ALWAYS_INLINE void xent_row_regs_batched(size_t cols, const float *z,
                                                 const int32_t *t,
                                                 const smx_xent_params *prm,
