@@ -41,16 +41,19 @@ typedef struct log_batch {
     int direct; /* no batch: each pack's results go out as they come */
 } log_batch;
 
-/* A batch for `rows` rows of `cols` floats each. Register rows
- * (rows_regs_tmpl.c) are batched from 8 rows: fewer measured 3-7% slower
- * batched (2 to 4 soft cross-entropy rows of 64 and 128, AVX-512), 8 rows
- * 9-10% faster. */
+/* Calls of rows held in registers (rows_regs_tmpl.c) batch their logs
+ * from this many rows: fewer measured 3-7% slower batched (2 to 4 soft
+ * cross-entropy rows of 64 and 128, AVX-512), 8 rows 9-10% faster. The
+ * cross-entropies take their register rows from there on. */
+#define REG_BATCH_ROWS 8
+
+/* A batch for `rows` rows of `cols` floats each */
 static log_batch log_batch_to(float *out, size_t rows, size_t cols)
 {
     log_batch lb;
     lb.n = 0;
     lb.out = out;
-    lb.direct = rows < (cols <= VLEN / 2 ? 2 * VLEN : 8);
+    lb.direct = rows < (cols <= VLEN / 2 ? 2 * VLEN : REG_BATCH_ROWS);
     return lb;
 }
 
@@ -88,21 +91,6 @@ static ALWAYS_INLINE void log_batch_put_pack(int R, log_batch *lb, vf s, vf a,
     lb->n += (size_t)R;
 }
 
-/* A row whose result is known: log 1 = 0, so 0 * 0 + value */
-static ALWAYS_INLINE void log_batch_put_value(log_batch *lb, float value)
-{
-    if (lb->direct) {
-        *lb->out++ = value;
-        return;
-    }
-    if (lb->n == VLEN)
-        log_batch_flush(lb);
-    lb->s[lb->n] = 1.0f;
-    lb->a[lb->n] = 0.0f;
-    lb->b[lb->n] = value;
-    lb->n++;
-}
-
 /* One row's S, a and b */
 static ALWAYS_INLINE void log_batch_put_row(log_batch *lb, float s, float a,
                                             float b)
@@ -117,6 +105,15 @@ static ALWAYS_INLINE void log_batch_put_row(log_batch *lb, float s, float a,
     lb->a[lb->n] = a;
     lb->b[lb->n] = b;
     lb->n++;
+}
+
+/* A row whose result is known: log 1 = 0, so 0 * 0 + value */
+static ALWAYS_INLINE void log_batch_put_value(log_batch *lb, float value)
+{
+    if (lb->direct)
+        *lb->out++ = value;
+    else
+        log_batch_put_row(lb, 1.0f, 0.0f, value);
 }
 
 /* Loads R rows (x, ld apart) into *v (padding lanes -inf) and returns 1
@@ -141,8 +138,8 @@ static ALWAYS_INLINE int pack_stats(int R, const float *x, size_t ld, size_t n,
  * all R rows from one vlog_pos (log.h). Of the rows past the last whole
  * pack of four, two go as a pair; a last odd row goes alone. Intel Xeon,
  * interleaved A/B (before: one register row or group of four at a
- * time): softmax AVX-512 4096x8 1.24 -> 0.44 ns per element, 4096x7 1.39 -> 0.52, 4096x4 2.34 -> 0.43 (0.87 in pairs),
- * 4096x2 4.71 -> 0.86; AVX2 4096x4 1.73 -> 0.63, 4096x2 3.49 -> 1.26; two
+ * time): softmax AVX-512 4096x8 1.24 -> 0.44 ns per element, 4096x7 1.39
+ * -> 0.52, 4096x4 2.34 -> 0.43 (0.87 in pairs), 4096x2 4.71 -> 0.86; AVX2 4096x4 1.73 -> 0.63, 4096x2 3.49 -> 1.26; two
  * rows of 8 (AVX-512) 1.65 -> 0.95. Log-softmax AVX-512 4096x8 1.84 ->
  * 0.71, 4096x4 3.59 -> 0.69, AVX2 4096x4 3.08 -> 1.13 (the two logs of a
  * pair as two scalar log_inline: 1.38 and 2.24; as one call of SLEEF's

@@ -225,7 +225,7 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
  * stored exps once. Everything is read before the gradient, which may
  * overwrite the logits, is written. An ignored target, a max that is not
  * finite or a NaN sum goes to xent_rows_short (xent_rows_loss for the
- * loss alone). Taken from 8 rows (see log_batch_to); a lone row has
+ * loss alone). Taken from REG_BATCH_ROWS rows; a lone row has
  * xent_row_regs. Intel Xeon, interleaved A/B against the grouped passes:
  * AVX-512 4096x17 0.67 of the time, 4096x100 0.85, 4096x64 0.93, 8x100
  * 0.87; rows of exactly 128 1.01-1.03 (512x128, 4096x128, where the
@@ -279,8 +279,7 @@ static ALWAYS_INLINE void xent_rows_regs_as(int want_grad, size_t rows,
                                             size_t ldg)
 {
     for (size_t r = 0; r < rows; r++) {
-        if (r + 2 < rows) /* the row after next, to L1, as softmax_rows_regs */
-            prefetch_vecs(z + (r + 2) * ldz, cols / VLEN, 1);
+        prefetch_row_after_next(z, ldz, r, rows, cols);
         xent_row_regs_batched(cols, z + r * ldz, t + r, prm, lb,
                               want_grad ? grad + r * ldg : NULL);
     }
@@ -394,7 +393,7 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
         xent_packed(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
         return;
     }
-    if (cols <= REG_VECS * VLEN && rows >= 8 && prm->smoothing == 0.0f) {
+    if (cols <= REG_VECS * VLEN && rows >= REG_BATCH_ROWS && prm->smoothing == 0.0f) {
         xent_regs(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
         return;
     }
