@@ -521,16 +521,7 @@ static ALWAYS_INLINE void xent_soft_row_regs(size_t cols, const float *z,
         log_batch_put_row(lb, s, sq, -vhsum(vadd(sqd0, sqd1)));
 }
 
-/* Rows of at most REG_VECS vectors, one at a time in registers,
- * prefetching the row after next to L1 (1-1.5% faster). Taken for a lone
- * row and from 8 rows: 2 to 4 rows measured 2-8% slower than the grouped
- * passes, which overlap four rows' chains. Intel Xeon, interleaved A/B
- * against the grouped passes: AVX-512 1x64 0.87 of the time, 1x128 0.91,
- * 4096x33 0.80, 4096x100 0.90-0.94, 64x128 and 512x128 0.89-0.96, 4096x128
- * 1.00 (bound by L3 there); AVX2 1x64 0.79, 4096x64 0.78-0.83, 4096x8
- * 0.78; the loss alone 0.82-0.92. Out of line: inline, xent_soft's other
- * paths measured 3% slower (AVX-512 soft rows of 1000; the same loop
- * instructions, placed elsewhere). */
+/* Rows of one length: a constant in its copy */
 static ALWAYS_INLINE void xent_soft_rows_regs_as(size_t rows, size_t cols,
                                                   const float *z, size_t ldz,
                                                   const float *p, size_t ldp,
@@ -546,6 +537,16 @@ static ALWAYS_INLINE void xent_soft_rows_regs_as(size_t rows, size_t cols,
     }
 }
 
+/* Rows of at most REG_VECS vectors, one at a time in registers,
+ * prefetching the row after next to L1 (1-1.5% faster). Taken for a lone
+ * row and from 8 rows: 2 to 4 rows measured 2-8% slower than the grouped
+ * passes, which overlap four rows' chains. Intel Xeon, interleaved A/B
+ * against the grouped passes: AVX-512 1x64 0.87 of the time, 1x128 0.91,
+ * 4096x33 0.80, 4096x100 0.90-0.94, 64x128 and 512x128 0.89-0.96, 4096x128
+ * 1.00 (bound by L3 there); AVX2 1x64 0.79, 4096x64 0.78-0.83, 4096x8
+ * 0.78; the loss alone 0.82-0.92. Out of line: inline, xent_soft's other
+ * paths measured 3% slower (AVX-512 soft rows of 1000; the same loop
+ * instructions, placed elsewhere). */
 static NOINLINE void xent_soft_regs(size_t rows, size_t cols, const float *z,
                                     size_t ldz, const float *p, size_t ldp,
                                     const smx_xent_params *prm, float *loss,
