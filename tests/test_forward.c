@@ -92,8 +92,10 @@ START_TEST(lengths_strides_in_place)
     /* 37 short rows: logsumexp's packs batch their logs 16 (AVX-512) or 8
      * (AVX2) rows at a time from 32 or 16 rows on (log_batch), so here
      * full batches, a partial last one, the pair and the lone row left,
-     * and rows whose packs go row by row (+inf, NaN, all -inf) among them. */
-    static const size_t short_cols[] = {1, 2, 3, 4, 5, 8};
+     * and rows whose packs go row by row (+inf, NaN, all -inf) among them.
+     * Rows of 5 to 8 (AVX2) go 8 at a time one per lane (rows_lanes_tmpl.c):
+     * four whole eights, three with one of those rows, and 5 rows left. */
+    static const size_t short_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
     for (size_t k = 0; k < sizeof short_cols / sizeof short_cols[0]; k++) {
         const size_t cols = short_cols[k], rows = 37, ldx = cols + 2;
         float *x = random_batch(&g, rows, cols, ldx, 3.0);
@@ -195,23 +197,26 @@ START_TEST(special_values)
 {
     tests_use_isa(_i);
     rng g = {4242};
-    static const size_t lens[] = {1,  2,  3,  7,  8,  9,  15, 16,  17,
-                                  31, 32, 33, 47, 63, 64, 65, 100, 1000};
+    static const size_t lens[] = {1,  2,  3,  5,  6,  7,  8,  9,   15, 16,
+                                  17, 31, 32, 33, 47, 63, 64, 65, 100, 1000};
     for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
-        /* five rows, the special one second: it sits in a whole pack of
+        /* the special row second of five rows: it sits in a whole pack of
          * four short rows too (rows_packed_tmpl.c), whose fallback then
-         * takes every row of the pack */
-        const size_t n = lens[k], ld = n + 2, rows = 5;
-        const size_t spots[] = {0, n / 2, n - 1};
-        for (int s = 0; s < N_SPECIAL; s++) {
-            for (size_t w = 0; w < 3; w++) {
-                float *x = random_batch(&g, rows, n, ld, 3.0);
-                make_special(&g, x + ld, n, (enum special)s, spots[w]);
-                check_forward(rows, n, x, ld, ld + 1, 0);
-                check_forward(rows, n, x, ld, 0, 1);
-                check_forward(1, n, x + ld, ld, ld + 1, 0); /* alone */
-                check_forward(1, n, x + ld, ld, 0, 1);
-                free(x);
+         * takes every row of the pack; and of nine, in a whole eight of
+         * rows one per lane (AVX2 rows of 5 to 8, rows_lanes_tmpl.c) */
+        for (size_t rows = 5; rows <= 9; rows += 4) {
+            const size_t n = lens[k], ld = n + 2;
+            const size_t spots[] = {0, n / 2, n - 1};
+            for (int s = 0; s < N_SPECIAL; s++) {
+                for (size_t w = 0; w < 3; w++) {
+                    float *x = random_batch(&g, rows, n, ld, 3.0);
+                    make_special(&g, x + ld, n, (enum special)s, spots[w]);
+                    check_forward(rows, n, x, ld, ld + 1, 0);
+                    check_forward(rows, n, x, ld, 0, 1);
+                    check_forward(1, n, x + ld, ld, ld + 1, 0); /* alone */
+                    check_forward(1, n, x + ld, ld, 0, 1);
+                    free(x);
+                }
             }
         }
     }

@@ -117,6 +117,16 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
         return;
     }
 #endif
+#if VEC_LANE_ROWS
+    if (rows >= VLEN && cols > VLEN / 2 && cols <= VLEN) {
+        const size_t done = rowwise_lanes(log_domain, rows, cols, x, ldx, y, ldy);
+        if (done == rows)
+            return;
+        rows -= done;
+        x += done * ldx;
+        y += done * ldy;
+    }
+#endif
     if (!log_domain && rows > 2 && cols <= REG_VECS * VLEN) {
         softmax_rows_regs(rows, cols, x, ldx, y, ldy);
         return;
@@ -216,6 +226,14 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
     if (cols <= VLEN / 2) {
         logsumexp_packed(rows, cols, x, ldx, lse);
         return;
+    }
+#endif
+#if VEC_LANE_ROWS
+    if (rows >= VLEN && cols > VLEN / 2 && cols <= VLEN) {
+        const size_t done = logsumexp_lanes(rows, cols, x, ldx, lse);
+        rows -= done;
+        x += done * ldx;
+        lse += done;
     }
 #endif
     stats st[GROUP];

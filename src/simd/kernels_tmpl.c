@@ -29,7 +29,8 @@
  * blocks_tmpl.c (reductions, the exp-sum pass, row statistics, output
  * passes), rows_regs_tmpl.c (rows held in registers), rows_packed_tmpl.c
  * (short rows two or four to a vector; the backward and cross-entropy
- * parts pack theirs with its pack_rows), forward_tmpl.c
+ * parts pack theirs with its pack_rows), rows_lanes_tmpl.c (rows of up to
+ * a vector, one per lane, where the vector layer transposes), forward_tmpl.c
  * (softmax, log-softmax, logsumexp), backward_tmpl.c (JVPs and VJPs),
  * xent_tmpl.c and xent_soft_tmpl.c (cross-entropy), then the table below.
  */
@@ -55,6 +56,7 @@
 #include "blocks_tmpl.c"
 #include "rows_regs_tmpl.c"
 #include "rows_packed_tmpl.c"
+#include "rows_lanes_tmpl.c"
 #include "forward_tmpl.c"
 #include "backward_tmpl.c"
 #include "xent_tmpl.c"

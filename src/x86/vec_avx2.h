@@ -95,6 +95,59 @@ static inline vf vpack_onehot(int R, const int32_t *t)
     const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
     return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
 }
+/* Rows of 4 < n <= 8 floats, 8 at a time, one per lane (src/simd/
+ * rows_lanes_tmpl.c): vload_lanes gives c[j] whose lane k is x[k ld + j]
+ * for j < n (c[j] for j >= n is unspecified); vstore_lanes writes them
+ * back, y[k ld + j] = lane k of c[j] for j < n, nothing else. An 8x8
+ * transpose: 128-bit halves of rows k and k + 4 side by side (the
+ * lane-crossing step taken by the loads and stores), then a 4x4 transpose
+ * within each half, which is its own inverse. */
+#define VEC_LANE_ROWS 1
+static inline void transpose4_halves(const vf a[4], vf t[4])
+{
+    const vf lo01 = _mm256_unpacklo_ps(a[0], a[1]), hi01 = _mm256_unpackhi_ps(a[0], a[1]);
+    const vf lo23 = _mm256_unpacklo_ps(a[2], a[3]), hi23 = _mm256_unpackhi_ps(a[2], a[3]);
+    t[0] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+    t[1] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+    t[2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+    t[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+}
+static inline void vload_lanes(const float *x, size_t ld, size_t n, vf c[8])
+{
+    const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
+    vf a[4], b[4];
+    for (size_t k = 0; k < 4; k++) {
+        const float *r = x + k * ld, *r4 = x + (k + 4) * ld;
+        a[k] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)),
+                                    _mm_loadu_ps(r4), 1);
+        b[k] = n == 8 ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r + 4)),
+                                             _mm_loadu_ps(r4 + 4), 1)
+                      : _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(r + 4, m)),
+                                             _mm_maskload_ps(r4 + 4, m), 1);
+    }
+    transpose4_halves(a, c);
+    transpose4_halves(b, c + 4);
+}
+static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
+{
+    const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
+    vf a[4], b[4];
+    transpose4_halves(c, a);
+    transpose4_halves(c + 4, b);
+    for (size_t k = 0; k < 4; k++) {
+        float *r = y + k * ld, *r4 = y + (k + 4) * ld;
+        _mm_storeu_ps(r, _mm256_castps256_ps128(a[k]));
+        _mm_storeu_ps(r4, _mm256_extractf128_ps(a[k], 1));
+        if (n == 8) {
+            _mm_storeu_ps(r + 4, _mm256_castps256_ps128(b[k]));
+            _mm_storeu_ps(r4 + 4, _mm256_extractf128_ps(b[k], 1));
+        } else {
+            _mm_maskstore_ps(r + 4, m, _mm256_castps256_ps128(b[k]));
+            _mm_maskstore_ps(r4 + 4, m, _mm256_extractf128_ps(b[k], 1));
+        }
+    }
+}
+
 /* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
  * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
  * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rows of VLEN / 2 < n <= VLEN floats, VLEN rows at a time, one row per
+ * lane: the vector layer transposes them (vload_lanes, vstore_lanes), so
+ * a row's max and sum are n - 1 vertical operations across the vectors,
+ * where a row alone in a vector takes a horizontal reduction for each,
+ * a chain of shuffles that the next steps wait on. One vlog_pos serves
+ * VLEN rows' logs. The rows past the last whole VLEN go the usual way.
+ * A part of the kernel template: kernels_tmpl.c includes it, in order,
+ * after the parts it builds on; not a standalone header.
+ */
+
+#ifndef VEC_LANE_ROWS /* a vector layer without vload_lanes */
+#define VEC_LANE_ROWS 0
+#endif
+
+#if VEC_LANE_ROWS
+/* VLEN rows' logits transposed into c[0, n), with each lane's row max in
+ * *m and the sum S of exp(c[j] - m) in *s; c[j] becomes the exp where
+ * `keep_exps` is set, else c[j] - m. Returns 0 if a row's max is not
+ * finite (c unchanged, S unset), or 0 after the sum if an S is NaN:
+ * those rows go one by one to the paths that define them. */
+static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
+                                     int keep_exps, vf c[VLEN], vf *m, vf *s)
+{
+    vload_lanes(x, ld, n, c);
+    vf m0 = c[0], m1 = c[1];
+    UNROLL_ALL
+    for (size_t j = 2; j < VLEN; j++) {
+        if (j < n) {
+            if (j & 1)
+                m1 = vmax(m1, c[j]);
+            else
+                m0 = vmax(m0, c[j]);
+        }
+    }
+    *m = vmax(m0, m1);
+    if (!vall_finite(*m))
+        return 0;
+    vf s0 = vzero(), s1 = s0;
+    UNROLL_ALL
+    for (size_t j = 0; j < VLEN; j++) {
+        if (j < n) {
+            const vf d = vsub(c[j], *m), e = exp_nonpos(d);
+            c[j] = keep_exps ? e : d;
+            if (j & 1)
+                s1 = vadd(s1, e);
+            else
+                s0 = vadd(s0, e);
+        }
+    }
+    *s = vadd(s0, s1);
+    return vall_finite(*s); /* S <= n unless a NaN */
+}
+
+/* Softmax (log_domain 0): exp(x - M) (1 / S); log-softmax: (x - M) -
+ * log S, rounded as the other paths round them. */
+static ALWAYS_INLINE void rowwise_lanes_as(int log_domain, size_t rows,
+                                           size_t n, const float *x,
+                                           size_t ldx, float *y, size_t ldy)
+{
+    for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        vf c[VLEN], m, s;
+        if (!lanes_stats(xr, ldx, n, !log_domain, c, &m, &s)) {
+            for (size_t k = 0; k < VLEN; k++)
+                rowwise_row_regs(log_domain, n, xr + k * ldx, yr + k * ldy);
+            continue;
+        }
+        const vf f = log_domain ? vlog_pos(s) : vdiv(vset1(1.0f), s);
+        UNROLL_ALL
+        for (size_t j = 0; j < VLEN; j++)
+            if (j < n)
+                c[j] = log_domain ? vsub(c[j], f) : vmul(c[j], f);
+        vstore_lanes(yr, ldy, n, c);
+    }
+}
+
+/* Softmax or log-softmax of the whole VLENs of rows; returns how many */
+static NOINLINE size_t rowwise_lanes(int log_domain, size_t rows, size_t n,
+                                     const float *x, size_t ldx, float *y,
+                                     size_t ldy)
+{
+    if (log_domain && n == VLEN) /* straight-line code: see rowwise */
+        rowwise_lanes_as(1, rows, VLEN, x, ldx, y, ldy);
+    else if (log_domain)
+        rowwise_lanes_as(1, rows, n, x, ldx, y, ldy);
+    else if (n == VLEN)
+        rowwise_lanes_as(0, rows, VLEN, x, ldx, y, ldy);
+    else
+        rowwise_lanes_as(0, rows, n, x, ldx, y, ldy);
+    return rows / VLEN * VLEN;
+}
+
+/* logsumexp M + log S of the whole VLENs of rows; returns how many */
+static NOINLINE size_t logsumexp_lanes(size_t rows, size_t n, const float *x,
+                                       size_t ldx, float *lse)
+{
+    for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
+        const float *xr = x + r * ldx;
+        vf c[VLEN], m, s;
+        if (!lanes_stats(xr, ldx, n, 0, c, &m, &s)) {
+            for (size_t k = 0; k < VLEN; k++)
+                lse[r + k] = logsumexp_row_regs(n, xr + k * ldx);
+            continue;
+        }
+        vstore(lse + r, vadd(m, vlog_pos(s)));
+    }
+    return rows / VLEN * VLEN;
+}
+#endif
