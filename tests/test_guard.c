@@ -21,11 +21,11 @@
 
 #define MAX_COLS EVERY_LEN_MAX
 /* Row counts: a whole pack of short rows (rows_packed_tmpl.c), its last
- * row flush against the guard; eight, the same for a whole eight of rows
- * one per lane (AVX2 rows of 5 to 8, rows_lanes_tmpl.c); and nine, where
- * cross-entropy takes rows of up to 8 vectors one at a time in registers,
- * their losses batched. */
-static const size_t row_counts[] = {4, 8, 9};
+ * row flush against the guard; eight and sixteen, the same for a whole
+ * VLEN of rows one per lane (rows of 5 to 8 on AVX2 and AVX-512,
+ * rows_lanes_tmpl.c); and nine, where cross-entropy takes rows of up to 8
+ * vectors one at a time in registers, their losses batched. */
+static const size_t row_counts[] = {4, 8, 9, 16};
 #define MAX_JAC 24 /* the Jacobian is n x n: lengths 1 to MAX_JAC */
 
 enum { X, V, Y, P, LSE, T, N_BUFS };

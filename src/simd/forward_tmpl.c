@@ -111,20 +111,20 @@ static ALWAYS_INLINE void rowwise(int log_domain, size_t rows, size_t cols,
                                   const float *x, size_t ldx, float *y,
                                   size_t ldy)
 {
-#if VEC_MAX_PACK
-    if (rows > 1 && cols <= VLEN / 2) {
-        rowwise_packed(log_domain, rows, cols, x, ldx, y, ldy);
-        return;
-    }
-#endif
-#if VEC_LANE_ROWS
-    if (rows >= VLEN && cols > VLEN / 2 && cols <= VLEN) {
+#if VEC_LANE_COLS
+    if (lane_rows(rows, cols)) {
         const size_t done = rowwise_lanes(log_domain, rows, cols, x, ldx, y, ldy);
         if (done == rows)
             return;
         rows -= done;
         x += done * ldx;
         y += done * ldy;
+    }
+#endif
+#if VEC_MAX_PACK
+    if (rows > 1 && cols <= VLEN / 2) {
+        rowwise_packed(log_domain, rows, cols, x, ldx, y, ldy);
+        return;
     }
 #endif
     if (!log_domain && rows > 2 && cols <= REG_VECS * VLEN) {
@@ -222,18 +222,18 @@ static void logsumexp(size_t rows, size_t cols, const float *x, size_t ldx,
         lse[0] = logsumexp_row_regs(cols, x);
         return;
     }
-#if VEC_MAX_PACK
-    if (cols <= VLEN / 2) {
-        logsumexp_packed(rows, cols, x, ldx, lse);
-        return;
-    }
-#endif
-#if VEC_LANE_ROWS
-    if (rows >= VLEN && cols > VLEN / 2 && cols <= VLEN) {
+#if VEC_LANE_COLS
+    if (lane_rows(rows, cols)) {
         const size_t done = logsumexp_lanes(rows, cols, x, ldx, lse);
         rows -= done;
         x += done * ldx;
         lse += done;
+    }
+#endif
+#if VEC_MAX_PACK
+    if (cols <= VLEN / 2) {
+        logsumexp_packed(rows, cols, x, ldx, lse);
+        return;
     }
 #endif
     stats st[GROUP];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rows of VLEN / 2 < n <= VLEN floats, VLEN rows at a time, one row per
- * lane: the vector layer transposes them (vload_lanes, vstore_lanes), so
+ * Rows of VEC_LANE_COLS / 2 < n <= VEC_LANE_COLS floats (5 to 8), VLEN rows
+ * at a time, one row per lane: the vector layer transposes them
+ * (vload_lanes, vstore_lanes), so
  * a row's max and sum are n - 1 vertical operations across the vectors,
  * where a row alone in a vector takes a horizontal reduction for each,
  * a chain of shuffles that the next steps wait on. One vlog_pos serves
@@ -10,23 +11,29 @@
  * after the parts it builds on; not a standalone header.
  */
 
-#ifndef VEC_LANE_ROWS /* a vector layer without vload_lanes */
-#define VEC_LANE_ROWS 0
+#ifndef VEC_LANE_COLS /* a vector layer without vload_lanes */
+#define VEC_LANE_COLS 0
 #endif
 
-#if VEC_LANE_ROWS
+#if VEC_LANE_COLS
+/* Whether rows of n floats go this way: VLEN of them or more */
+static int lane_rows(size_t rows, size_t n)
+{
+    return rows >= VLEN && n > VEC_LANE_COLS / 2 && n <= VEC_LANE_COLS;
+}
+
 /* VLEN rows' logits transposed into c[0, n), with each lane's row max in
  * *m and the sum S of exp(c[j] - m) in *s; c[j] becomes the exp where
  * `keep_exps` is set, else c[j] - m. Returns 0 if a row's max is not
  * finite (c unchanged, S unset), or 0 after the sum if an S is NaN:
  * those rows go one by one to the paths that define them. */
 static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
-                                     int keep_exps, vf c[VLEN], vf *m, vf *s)
+                                     int keep_exps, vf c[VEC_LANE_COLS], vf *m, vf *s)
 {
     vload_lanes(x, ld, n, c);
     vf m0 = c[0], m1 = c[1];
     UNROLL_ALL
-    for (size_t j = 2; j < VLEN; j++) {
+    for (size_t j = 2; j < VEC_LANE_COLS; j++) {
         if (j < n) {
             if (j & 1)
                 m1 = vmax(m1, c[j]);
@@ -39,7 +46,7 @@ static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
         return 0;
     vf s0 = vzero(), s1 = s0;
     UNROLL_ALL
-    for (size_t j = 0; j < VLEN; j++) {
+    for (size_t j = 0; j < VEC_LANE_COLS; j++) {
         if (j < n) {
             const vf d = vsub(c[j], *m), e = exp_nonpos(d);
             c[j] = keep_exps ? e : d;
@@ -62,7 +69,7 @@ static ALWAYS_INLINE void rowwise_lanes_as(int log_domain, size_t rows,
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         const float *xr = x + r * ldx;
         float *yr = y + r * ldy;
-        vf c[VLEN], m, s;
+        vf c[VEC_LANE_COLS], m, s;
         if (!lanes_stats(xr, ldx, n, !log_domain, c, &m, &s)) {
             for (size_t k = 0; k < VLEN; k++)
                 rowwise_row_regs(log_domain, n, xr + k * ldx, yr + k * ldy);
@@ -70,7 +77,7 @@ static ALWAYS_INLINE void rowwise_lanes_as(int log_domain, size_t rows,
         }
         const vf f = log_domain ? vlog_pos(s) : vdiv(vset1(1.0f), s);
         UNROLL_ALL
-        for (size_t j = 0; j < VLEN; j++)
+        for (size_t j = 0; j < VEC_LANE_COLS; j++)
             if (j < n)
                 c[j] = log_domain ? vsub(c[j], f) : vmul(c[j], f);
         vstore_lanes(yr, ldy, n, c);
@@ -82,12 +89,12 @@ static NOINLINE size_t rowwise_lanes(int log_domain, size_t rows, size_t n,
                                      const float *x, size_t ldx, float *y,
                                      size_t ldy)
 {
-    if (log_domain && n == VLEN) /* straight-line code: see rowwise */
-        rowwise_lanes_as(1, rows, VLEN, x, ldx, y, ldy);
+    if (log_domain && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
+        rowwise_lanes_as(1, rows, VEC_LANE_COLS, x, ldx, y, ldy);
     else if (log_domain)
         rowwise_lanes_as(1, rows, n, x, ldx, y, ldy);
-    else if (n == VLEN)
-        rowwise_lanes_as(0, rows, VLEN, x, ldx, y, ldy);
+    else if (n == VEC_LANE_COLS)
+        rowwise_lanes_as(0, rows, VEC_LANE_COLS, x, ldx, y, ldy);
     else
         rowwise_lanes_as(0, rows, n, x, ldx, y, ldy);
     return rows / VLEN * VLEN;
@@ -99,7 +106,7 @@ static NOINLINE size_t logsumexp_lanes(size_t rows, size_t n, const float *x,
 {
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         const float *xr = x + r * ldx;
-        vf c[VLEN], m, s;
+        vf c[VEC_LANE_COLS], m, s;
         if (!lanes_stats(xr, ldx, n, 0, c, &m, &s)) {
             for (size_t k = 0; k < VLEN; k++)
                 lse[r + k] = logsumexp_row_regs(n, xr + k * ldx);

@@ -95,14 +95,14 @@ static inline vf vpack_onehot(int R, const int32_t *t)
     const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
     return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
 }
-/* Rows of 4 < n <= 8 floats, 8 at a time, one per lane (src/simd/
- * rows_lanes_tmpl.c): vload_lanes gives c[j] whose lane k is x[k ld + j]
- * for j < n (c[j] for j >= n is unspecified); vstore_lanes writes them
- * back, y[k ld + j] = lane k of c[j] for j < n, nothing else. An 8x8
- * transpose: 128-bit halves of rows k and k + 4 side by side (the
+/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
+ * (src/simd/rows_lanes_tmpl.c): vload_lanes gives c[j] whose lane k is
+ * x[k ld + j] for j < n (c[j] for j >= n is unspecified); vstore_lanes
+ * writes them back, y[k ld + j] = lane k of c[j] for j < n, nothing else.
+ * An 8x8 transpose: 128-bit halves of rows k and k + 4 side by side (the
  * lane-crossing step taken by the loads and stores), then a 4x4 transpose
  * within each half, which is its own inverse. */
-#define VEC_LANE_ROWS 1
+#define VEC_LANE_COLS 8
 static inline void transpose4_halves(const vf a[4], vf t[4])
 {
     const vf lo01 = _mm256_unpacklo_ps(a[0], a[1]), hi01 = _mm256_unpackhi_ps(a[0], a[1]);

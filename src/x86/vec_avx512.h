@@ -147,6 +147,69 @@ static inline void vstore_firsts(int R, float *dst, vf v)
     OPAQUE(f);
     _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
 }
+/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
+ * (src/simd/rows_lanes_tmpl.c), as in vec_avx2.h: c[j] lane k is
+ * x[k ld + j], j < n. A 16x8 transpose: the 128-bit quarters of rows k,
+ * k + 4, k + 8 and k + 12 side by side (the loads and stores take the
+ * lane-crossing step), then a 4x4 transpose within each quarter, its own
+ * inverse. The last quarters of rows of 5 to 7 are masked, and stored
+ * from OPAQUE registers (see vstore_pack). */
+#define VEC_LANE_COLS 8
+static inline void transpose4_quarters(const vf a[4], vf t[4])
+{
+    const vf lo01 = _mm512_unpacklo_ps(a[0], a[1]), hi01 = _mm512_unpackhi_ps(a[0], a[1]);
+    const vf lo23 = _mm512_unpacklo_ps(a[2], a[3]), hi23 = _mm512_unpackhi_ps(a[2], a[3]);
+    t[0] = _mm512_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+    t[1] = _mm512_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+    t[2] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+    t[3] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+}
+/* x[0, 4) of rows x, x + 4 ld, x + 8 ld and x + 12 ld, those of n < 4
+ * floats zero-padded */
+static inline vf load_quarters(const float *x, size_t ld, size_t n)
+{
+    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    __m128 q[4];
+    for (size_t i = 0; i < 4; i++)
+        q[i] = n == 4 ? _mm_loadu_ps(x + 4 * i * ld) : _mm_maskz_loadu_ps(k, x + 4 * i * ld);
+    const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(q[0]), q[1], 1);
+    const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(q[2]), q[3], 1);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+static inline void store_quarters(float *y, size_t ld, size_t n, vf v)
+{
+    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    __m128 q[4] = {_mm512_castps512_ps128(v), _mm512_extractf32x4_ps(v, 1),
+                   _mm512_extractf32x4_ps(v, 2), _mm512_extractf32x4_ps(v, 3)};
+    for (size_t i = 0; i < 4; i++) {
+        if (n == 4) {
+            _mm_storeu_ps(y + 4 * i * ld, q[i]);
+        } else {
+            OPAQUE(q[i]);
+            _mm_mask_storeu_ps(y + 4 * i * ld, k, q[i]);
+        }
+    }
+}
+static inline void vload_lanes(const float *x, size_t ld, size_t n, vf c[8])
+{
+    vf a[4], b[4];
+    for (size_t k = 0; k < 4; k++) {
+        a[k] = load_quarters(x + k * ld, ld, 4);
+        b[k] = load_quarters(x + k * ld + 4, ld, n - 4);
+    }
+    transpose4_quarters(a, c);
+    transpose4_quarters(b, c + 4);
+}
+static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
+{
+    vf a[4], b[4];
+    transpose4_quarters(c, a);
+    transpose4_quarters(c + 4, b);
+    for (size_t k = 0; k < 4; k++) {
+        store_quarters(y + k * ld, ld, 4, a[k]);
+        store_quarters(y + k * ld + 4, ld, n - 4, b[k]);
+    }
+}
 #undef OPAQUE
 /* 1.0f in lane j VLEN / R + t[j] (t[j] < VLEN / R, j < R), +0 in the
  * others: the one-hot targets of a pack of class cross-entropy rows. The
