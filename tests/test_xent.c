@@ -304,12 +304,14 @@ START_TEST(special_rows)
     tests_use_isa(_i);
     rng g = {13};
     static const float specials[] = {-INFINITY, INFINITY, NAN};
-    for (size_t cols = 1; cols <= 40; cols += 3) {
+    for (size_t cols = 1; cols <= 40; cols += cols < 8 ? 1 : 3) {
         /* Batches of five rows (on AVX-512, rows of up to 4 floats fill a
-         * pack of four) and of nine (rows of up to 8 vectors held in
-         * registers one at a time), and the special row alone. */
-        const size_t rows = 9, ld = cols;
-        static const size_t batches[] = {5, 9};
+         * pack of four), of nine (rows of up to 8 vectors held in
+         * registers one at a time; on AVX2, rows of 5 to 8 eight at a time
+         * one per lane) and of seventeen (the same on AVX-512, sixteen at
+         * a time), and the special row alone. */
+        const size_t rows = 17, ld = cols;
+        static const size_t batches[] = {5, 9, 17};
         float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
         for (size_t s = 0; s < 3; s++) {
             for (size_t at = 0; at < cols; at += 1 + cols / 3) {
@@ -318,10 +320,12 @@ START_TEST(special_rows)
                 z[ld + at] = specials[s];
                 p[ld + at] = 0.0f; /* q == 0 at a -inf logit: a 0 term */
                 const int32_t c = (int32_t)cols;
-                const int32_t t[9] = {0, (int32_t)at, c - 1, 0, c / 2, 0, c / 3, c - 1, 0};
-                const int32_t t_off[9] = {0, (int32_t)((at + 1) % cols), 0, 0, 0, 0, 0, 0, 0};
+                int32_t t[17] = {0, (int32_t)at, c - 1, 0, c / 2, 0, c / 3, c - 1, 0};
+                const int32_t t_off[17] = {0, (int32_t)((at + 1) % cols)};
+                for (size_t k = 9; k < rows; k++)
+                    t[k] = (int32_t)(k % cols);
                 for (size_t o = 0; o < N_OPTS; o++) {
-                    for (size_t b = 0; b < 2; b++) {
+                    for (size_t b = 0; b < 3; b++) {
                         const size_t n = batches[b];
                         check_class(n, cols, z, ld, t, &option_sets[o], 3, 0);
                         check_class(n, cols, z, ld, t, &option_sets[o], 1, 0);
@@ -341,8 +345,8 @@ START_TEST(special_rows)
             /* A fully masked row. */
             for (size_t c = 0; c < cols; c++)
                 z[ld + c] = -INFINITY;
-            const int32_t t[9] = {0};
-            for (size_t b = 0; b < 2; b++) {
+            const int32_t t[17] = {0};
+            for (size_t b = 0; b < 3; b++) {
                 check_class(batches[b], cols, z, ld, t, &option_sets[0], 3, 0);
                 check_soft(batches[b], cols, z, p, ld, &option_sets[1], 3, 0);
             }

@@ -22,13 +22,9 @@ static int lane_rows(size_t rows, size_t n)
     return rows >= VLEN && n > VEC_LANE_COLS / 2 && n <= VEC_LANE_COLS;
 }
 
-/* VLEN rows' logits transposed into c[0, n), with each lane's row max in
- * *m and the sum S of exp(c[j] - m) in *s; c[j] becomes the exp where
- * `keep_exps` is set, else c[j] - m. Returns 0 if a row's max is not
- * finite (c unchanged, S unset), or 0 after the sum if an S is NaN:
- * those rows go one by one to the paths that define them. */
-static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
-                                     int keep_exps, vf c[VEC_LANE_COLS], vf *m, vf *s)
+/* VLEN rows' logits transposed into c[0, n); returns each lane's row max */
+static ALWAYS_INLINE vf lanes_load_max(const float *x, size_t ld, size_t n,
+                                       vf c[VEC_LANE_COLS])
 {
     vload_lanes(x, ld, n, c);
     vf m0 = c[0], m1 = c[1];
@@ -41,14 +37,19 @@ static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
                 m0 = vmax(m0, c[j]);
         }
     }
-    *m = vmax(m0, m1);
-    if (!vall_finite(*m))
-        return 0;
+    return vmax(m0, m1);
+}
+
+/* The sum S of exp(c[j] - m); c[j] becomes the exp where `keep_exps` is
+ * set, else c[j] - m. */
+static ALWAYS_INLINE vf lanes_exp_sum(size_t n, int keep_exps,
+                                      vf c[VEC_LANE_COLS], vf m)
+{
     vf s0 = vzero(), s1 = s0;
     UNROLL_ALL
     for (size_t j = 0; j < VEC_LANE_COLS; j++) {
         if (j < n) {
-            const vf d = vsub(c[j], *m), e = exp_nonpos(d);
+            const vf d = vsub(c[j], m), e = exp_nonpos(d);
             c[j] = keep_exps ? e : d;
             if (j & 1)
                 s1 = vadd(s1, e);
@@ -56,7 +57,20 @@ static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
                 s0 = vadd(s0, e);
         }
     }
-    *s = vadd(s0, s1);
+    return vadd(s0, s1);
+}
+
+/* Both, with the max in *m and S in *s. Returns 0 if a row's max is not
+ * finite (c then holds the logits, S unset), or 0 after the sum if an S
+ * is NaN: those rows go one by one to the paths that define them. */
+static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
+                                     int keep_exps, vf c[VEC_LANE_COLS], vf *m,
+                                     vf *s)
+{
+    *m = lanes_load_max(x, ld, n, c);
+    if (!vall_finite(*m))
+        return 0;
+    *s = lanes_exp_sum(n, keep_exps, c, *m);
     return vall_finite(*s); /* S <= n unless a NaN */
 }
 

@@ -378,6 +378,88 @@ static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
 }
 #endif
 
+#if VEC_LANE_COLS
+/* Rows of 5 to 8 with no smoothing, VLEN at a time one per lane
+ * (rows_lanes_tmpl.c): z_t picked from the transposed logits by each
+ * lane's target (vselect_eq), the exps kept beside S, the gradient
+ * scale exp(d) / S - scale onehot(t) by one multiply-add, the losses
+ * (M - z_t) + log S from one vlog_pos, stored as a vector. Everything is
+ * read before the gradient, which may overwrite the logits, is written.
+ * VLEN rows with an ignored target (whose logits are not read), a max
+ * that is not finite or a NaN sum go as the grouped rows do. */
+static ALWAYS_INLINE void xent_lanes_as(int want_loss, int want_grad,
+                                        size_t rows, size_t n, const float *z,
+                                        size_t ldz, const int32_t *t,
+                                        const smx_xent_params *prm,
+                                        float *loss, float *grad, size_t ldg)
+{
+    const vf vscale = vset1(prm->grad_scale), vnscale = vset1(-prm->grad_scale);
+    for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
+        const float *zr = z + r * ldz;
+        int ignored = 0;
+        for (size_t k = 0; k < VLEN; k++)
+            ignored |= t[r + k] == prm->ignore_index;
+        vf c[VEC_LANE_COLS], m = vzero(), s = vzero();
+        int live = !ignored;
+        if (live) {
+            m = lanes_load_max(zr, ldz, n, c);
+            live = vall_finite(m);
+        }
+        vf zt = vzero();
+        const vf tf = vload_index(t + r);
+        if (live) {
+            zt = c[0];
+            UNROLL_ALL
+            for (size_t j = 1; j < VEC_LANE_COLS; j++)
+                if (j < n)
+                    zt = vselect_eq(tf, vset1((float)j), c[j], zt);
+            s = lanes_exp_sum(n, want_grad, c, m);
+            live = vall_finite(s);
+        }
+        if (!live) {
+            for (size_t k = 0; k < VLEN; k += GROUP) {
+                float l[GROUP];
+                if (want_grad)
+                    xent_rows_short(GROUP, n, zr + k * ldz, ldz, t + r + k, prm,
+                                    want_loss ? loss + r + k : l,
+                                    grad + (r + k) * ldg, ldg, NULL);
+                else
+                    xent_rows_loss(GROUP, n, zr + k * ldz, ldz, t + r + k, prm,
+                                   loss + r + k, NULL);
+            }
+            continue;
+        }
+        if (want_loss)
+            vstore(loss + r, vadd(vsub(m, zt), vlog_pos(s)));
+        if (want_grad) {
+            const vf a = vdiv(vscale, s);
+            UNROLL_ALL
+            for (size_t j = 0; j < VEC_LANE_COLS; j++)
+                if (j < n)
+                    c[j] = vfma(c[j], a, vselect_eq(tf, vset1((float)j), vnscale, vzero()));
+            vstore_lanes(grad + r * ldg, ldg, n, c);
+        }
+    }
+}
+
+/* The whole VLENs of rows; returns how many */
+static NOINLINE size_t xent_lanes(size_t rows, size_t n, const float *z,
+                                  size_t ldz, const int32_t *t,
+                                  const smx_xent_params *prm, float *loss,
+                                  float *grad, size_t ldg)
+{
+    if (loss && grad && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
+        xent_lanes_as(1, 1, rows, VEC_LANE_COLS, z, ldz, t, prm, loss, grad, ldg);
+    else if (loss && grad)
+        xent_lanes_as(1, 1, rows, n, z, ldz, t, prm, loss, grad, ldg);
+    else if (grad)
+        xent_lanes_as(0, 1, rows, n, z, ldz, t, prm, loss, grad, ldg);
+    else
+        xent_lanes_as(1, 0, rows, n, z, ldz, t, prm, loss, grad, ldg);
+    return rows / VLEN * VLEN;
+}
+#endif
+
 static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
                  const int32_t *targets, const smx_xent_params *prm,
                  float *loss, float *grad, size_t ldg)
@@ -388,6 +470,19 @@ static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
             loss[0] = l;
         return;
     }
+#if VEC_LANE_COLS
+    if (lane_rows(rows, cols) && prm->smoothing == 0.0f) {
+        const size_t done = xent_lanes(rows, cols, z, ldz, targets, prm, loss,
+                                       grad, ldg);
+        if (done == rows)
+            return;
+        rows -= done;
+        z += done * ldz;
+        targets += done;
+        loss = loss ? loss + done : NULL;
+        grad = grad ? grad + done * ldg : NULL;
+    }
+#endif
 #if VEC_MAX_PACK
     if (cols <= VLEN / 2 && prm->smoothing == 0.0f) {
         xent_packed(rows, cols, z, ldz, targets, prm, loss, grad, ldg);

@@ -148,6 +148,17 @@ static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
     }
 }
 
+/* VLEN class indices (small: exact in float) as floats, for vselect_eq */
+static inline vf vload_index(const int32_t *t)
+{
+    return _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)t));
+}
+/* x where a == b, else y, lane by lane */
+static inline vf vselect_eq(vf a, vf b, vf x, vf y)
+{
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_EQ_OQ));
+}
+
 /* x = 2^k f, f in [sqrt(1/2), sqrt(2)), for a positive normal x: returns
  * f, with k as a float in *k (vlog_pos in src/simd/log.h). The bits of x
  * less those of sqrt(1/2), shifted down by 23, are k; f is x with k taken

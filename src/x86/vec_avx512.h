@@ -210,6 +210,16 @@ static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
         store_quarters(y + k * ld + 4, ld, n - 4, b[k]);
     }
 }
+/* VLEN class indices (small: exact in float) as floats, for vselect_eq */
+static inline vf vload_index(const int32_t *t)
+{
+    return _mm512_cvtepi32_ps(_mm512_loadu_si512(t));
+}
+/* x where a == b, else y, lane by lane */
+static inline vf vselect_eq(vf a, vf b, vf x, vf y)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), y, x);
+}
 #undef OPAQUE
 /* 1.0f in lane j VLEN / R + t[j] (t[j] < VLEN / R, j < R), +0 in the
  * others: the one-hot targets of a pack of class cross-entropy rows. The
