@@ -628,12 +628,105 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
     if (lb)
         log_batch_put_value(lb, l[0]);
 }
+
+#if VEC_LANE_COLS
+/* Soft rows of 5 to 8, VLEN at a time one per lane (rows_lanes_tmpl.c):
+ * z and p transposed, then as a packed row: max(z), sum(q), S and
+ * sum(q d) across the vectors, the gradient a exp(d) - c q, the losses
+ * log S sum(q) - sum(q d) from one vlog_pos, stored as a vector.
+ * Everything is loaded before the gradient is stored, so g may be z or
+ * p. VLEN rows with a max or sum(q) that is not finite, or a NaN S, go
+ * to xent_soft_rows. */
+static ALWAYS_INLINE void xent_soft_lanes_as(int want_loss, int want_grad,
+                                             size_t rows, size_t n,
+                                             const float *z, size_t ldz,
+                                             const float *p, size_t ldp,
+                                             const smx_xent_params *prm,
+                                             float *loss, float *grad,
+                                             size_t ldg)
+{
+    const double e = prm->smoothing, scale = prm->grad_scale;
+    const int smooth = e != 0.0;
+    const vf vkeep = vset1((float)(1.0 - e)), vspread = vset1((float)(e / (double)n));
+    const vf vscale = vset1((float)scale), vnc = vset1((float)-scale);
+    for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
+        const float *zr = z + r * ldz, *pr = p + r * ldp;
+        float *lr = want_loss ? loss + r : NULL, *gr = want_grad ? grad + r * ldg : NULL;
+        vf c[VEC_LANE_COLS], q[VEC_LANE_COLS];
+        const vf m = lanes_load_max(zr, ldz, n, c);
+        if (!vall_finite(m)) {
+            xent_soft_rows(VLEN, n, zr, ldz, pr, ldp, prm, lr, gr, ldg);
+            continue;
+        }
+        vload_lanes(pr, ldp, n, q);
+        vf sq0 = vzero(), sq1 = sq0, se0 = sq0, se1 = sq0, sqd0 = sq0, sqd1 = sq0;
+        UNROLL_ALL
+        for (size_t j = 0; j < VEC_LANE_COLS; j++) {
+            if (j < n) {
+                q[j] = soft_q(q[j], smooth, vkeep, vspread);
+                if (j & 1) {
+                    sq1 = vadd(sq1, q[j]);
+                    c[j] = soft_exp_step(c[j], q[j], m, &se1, &sqd1);
+                } else {
+                    sq0 = vadd(sq0, q[j]);
+                    c[j] = soft_exp_step(c[j], q[j], m, &se0, &sqd0);
+                }
+            }
+        }
+        const vf sq = vadd(sq0, sq1), s = vadd(se0, se1);
+        if (!vall_finite(sq) || !vall_finite(s)) {
+            xent_soft_rows(VLEN, n, zr, ldz, pr, ldp, prm, lr, gr, ldg);
+            continue;
+        }
+        if (want_loss)
+            vstore(lr, vfma(vlog_pos(s), sq, vsub(vzero(), vadd(sqd0, sqd1))));
+        if (want_grad) {
+            const vf a = vdiv(vmul(vscale, sq), s);
+            UNROLL_ALL
+            for (size_t j = 0; j < VEC_LANE_COLS; j++)
+                if (j < n)
+                    c[j] = soft_grad(c[j], q[j], a, vnc);
+            vstore_lanes(gr, ldg, n, c);
+        }
+    }
+}
+
+/* The whole VLENs of rows; returns how many */
+static NOINLINE size_t xent_soft_lanes(size_t rows, size_t n, const float *z,
+                                       size_t ldz, const float *p, size_t ldp,
+                                       const smx_xent_params *prm, float *loss,
+                                       float *grad, size_t ldg)
+{
+    if (loss && grad && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
+        xent_soft_lanes_as(1, 1, rows, VEC_LANE_COLS, z, ldz, p, ldp, prm, loss, grad, ldg);
+    else if (loss && grad)
+        xent_soft_lanes_as(1, 1, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+    else if (grad)
+        xent_soft_lanes_as(0, 1, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+    else
+        xent_soft_lanes_as(1, 0, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+    return rows / VLEN * VLEN;
+}
+#endif
 #endif
 
 static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       const float *p, size_t ldp, const smx_xent_params *prm,
                       float *loss, float *grad, size_t ldg)
 {
+#if VEC_LANE_COLS
+    if (lane_rows(rows, cols) && !soft_q_underflows(prm, cols)) {
+        const size_t done = xent_soft_lanes(rows, cols, z, ldz, p, ldp, prm,
+                                            loss, grad, ldg);
+        if (done == rows)
+            return;
+        rows -= done;
+        z += done * ldz;
+        p += done * ldp;
+        loss = loss ? loss + done : NULL;
+        grad = grad ? grad + done * ldg : NULL;
+    }
+#endif
 #if VEC_MAX_PACK
     if (cols <= REG_VECS * VLEN && !soft_q_underflows(prm, cols)) {
         if (rows == 1 || (cols > VLEN / 2 && rows >= REG_BATCH_ROWS)) {
