@@ -171,10 +171,10 @@ START_TEST(lengths_strides_in_place)
     /* Nine and seventeen rows of up to 17 floats: whole packs of four and
      * of two short rows (rows_packed_tmpl.c: up to 4 and 8 floats on
      * AVX-512, 4 on AVX2), then a pair or a lone row left; rows of 5 to 8
-     * a VLEN at a time one per lane (rows_lanes_tmpl.c: eight on AVX2,
-     * sixteen on AVX-512), then the rest; in place too, and the batch
+     * (AVX2) and 9 to 16 (AVX-512) a VLEN at a time one per lane
+     * (rows_lanes_tmpl.c), then the rest; in place too, and the batch
      * flush against a guard page after it and before it. */
-    static const size_t pack_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 17};
+    static const size_t pack_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17};
     for (size_t k = 0; k < 2 * sizeof pack_cols / sizeof pack_cols[0]; k++) {
         const size_t cols = pack_cols[k / 2], rows = k % 2 ? 17 : 9, ld = cols + 3;
         float *y = alloc_sentinel(rows * ld), *v = alloc_sentinel(rows * ld);

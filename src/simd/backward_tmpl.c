@@ -372,19 +372,20 @@ static ALWAYS_INLINE void backward_packed_as(int R, enum out_kind k,
  * two rows of 8 are faster, the backward ops having no exp-sum-divide
  * chain for the lanes to shorten: softmax JVP 4096x8 0.14, 0.18 by lanes;
  * log-softmax JVP and VJP 10% faster. */
-static ALWAYS_INLINE void backward_lanes_as(enum out_kind k, enum dot_kind d,
-                                            float sign, size_t rows, size_t n,
+static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
+                                            enum out_kind k, enum dot_kind d,
+                                            float sign, size_t rows,
                                             const float *y, size_t ldy,
                                             const float *v, size_t ldv,
                                             float *out, size_t ldo)
 {
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         vf yc[VEC_LANE_COLS], vc[VEC_LANE_COLS], c0 = vzero(), c1 = c0;
-        vload_lanes(y + r * ldy, ldy, n, yc);
-        vload_lanes(v + r * ldv, ldv, n, vc);
+        vload_lanes(y + r * ldy, ldy, n, cap, yc);
+        vload_lanes(v + r * ldv, ldv, n, cap, vc);
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++) {
-            if (j < n) {
+            if (j < cap && j < n) {
                 if (j & 1)
                     c1 = dot_term(d, yc[j], vc[j], c1);
                 else
@@ -394,9 +395,9 @@ static ALWAYS_INLINE void backward_lanes_as(enum out_kind k, enum dot_kind d,
         const out_params p = {vzero(), vmul(vset1(sign), vadd(c0, c1)), vzero()};
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++)
-            if (j < n)
+            if (j < cap && j < n)
                 yc[j] = out_value(k, yc[j], vc[j], &p);
-        vstore_lanes(out + r * ldo, ldo, n, yc);
+        vstore_lanes(out + r * ldo, ldo, n, cap, yc);
     }
 }
 
@@ -407,10 +408,7 @@ static ALWAYS_INLINE size_t backward_lanes(enum out_kind k, enum dot_kind d,
                                            const float *v, size_t ldv,
                                            float *out, size_t ldo)
 {
-    if (n == VEC_LANE_COLS) /* straight-line code: see rowwise */
-        backward_lanes_as(k, d, sign, rows, VEC_LANE_COLS, y, ldy, v, ldv, out, ldo);
-    else
-        backward_lanes_as(k, d, sign, rows, n, y, ldy, v, ldv, out, ldo);
+    LANES_BY_LENGTH(n, backward_lanes_as, k, d, sign, rows, y, ldy, v, ldv, out, ldo);
     return rows / VLEN * VLEN;
 }
 #endif

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rows of VEC_LANE_COLS / 2 < n <= VEC_LANE_COLS floats (5 to 8), VLEN rows
- * at a time, one row per lane: the vector layer transposes them
- * (vload_lanes, vstore_lanes), so
- * a row's max and sum are n - 1 vertical operations across the vectors,
- * where a row alone in a vector takes a horizontal reduction for each,
- * a chain of shuffles that the next steps wait on. One vlog_pos serves
- * VLEN rows' logs. The rows past the last whole VLEN go the usual way.
+ * Rows of 4 < n <= VEC_LANE_COLS floats (5 to 8 on AVX2, to 16 on
+ * AVX-512), VLEN rows at a time, one row per lane: the vector layer
+ * transposes them (vload_lanes, vstore_lanes), so a row's max and sum are
+ * n - 1 vertical operations across the vectors, where a row alone in a
+ * vector takes a horizontal reduction for each, a chain of shuffles that
+ * the next steps wait on. One vlog_pos serves VLEN rows' logs. The rows
+ * past the last whole VLEN go the usual way.
  * A part of the kernel template: kernels_tmpl.c includes it, in order,
  * after the parts it builds on; not a standalone header.
  */
@@ -19,18 +19,36 @@
 /* Whether rows of n floats go this way: VLEN of them or more */
 static int lane_rows(size_t rows, size_t n)
 {
-    return rows >= VLEN && n > VEC_LANE_COLS / 2 && n <= VEC_LANE_COLS;
+    return rows >= VLEN && n > 4 && n <= VEC_LANE_COLS;
 }
+
+/* The kernels below take the row length n and a constant cap >= n, 8 or
+ * VEC_LANE_COLS, that bounds the vectors they use. LANES_BY_LENGTH(n, f,
+ * ...) calls f(n, cap, ...) in the copies they are compiled in: n
+ * constant where it is 8 or VEC_LANE_COLS (straight-line code, see
+ * rowwise), else variable under the smallest cap. On AVX-512, the copy of
+ * cap 16 measured 1.2-1.7x slower than the copy of cap 8 on rows of 5 to
+ * 8 (Intel Xeon). */
+#if VEC_LANE_COLS > 8
+#define LANES_BY_LENGTH(n, f, ...)                                          \
+    ((n) == VEC_LANE_COLS ? f(VEC_LANE_COLS, VEC_LANE_COLS, __VA_ARGS__)    \
+     : (n) > 8            ? f((n), VEC_LANE_COLS, __VA_ARGS__)              \
+     : (n) == 8           ? f(8, 8, __VA_ARGS__)                            \
+                          : f((n), 8, __VA_ARGS__))
+#else
+#define LANES_BY_LENGTH(n, f, ...)                                          \
+    ((n) == 8 ? f(8, 8, __VA_ARGS__) : f((n), 8, __VA_ARGS__))
+#endif
 
 /* VLEN rows' logits transposed into c[0, n); returns each lane's row max */
 static ALWAYS_INLINE vf lanes_load_max(const float *x, size_t ld, size_t n,
-                                       vf c[VEC_LANE_COLS])
+                                       size_t cap, vf c[VEC_LANE_COLS])
 {
-    vload_lanes(x, ld, n, c);
+    vload_lanes(x, ld, n, cap, c);
     vf m0 = c[0], m1 = c[1];
     UNROLL_ALL
     for (size_t j = 2; j < VEC_LANE_COLS; j++) {
-        if (j < n) {
+        if (j < cap && j < n) {
             if (j & 1)
                 m1 = vmax(m1, c[j]);
             else
@@ -42,13 +60,13 @@ static ALWAYS_INLINE vf lanes_load_max(const float *x, size_t ld, size_t n,
 
 /* The sum S of exp(c[j] - m); c[j] becomes the exp where `keep_exps` is
  * set, else c[j] - m. */
-static ALWAYS_INLINE vf lanes_exp_sum(size_t n, int keep_exps,
+static ALWAYS_INLINE vf lanes_exp_sum(size_t n, size_t cap, int keep_exps,
                                       vf c[VEC_LANE_COLS], vf m)
 {
     vf s0 = vzero(), s1 = s0;
     UNROLL_ALL
     for (size_t j = 0; j < VEC_LANE_COLS; j++) {
-        if (j < n) {
+        if (j < cap && j < n) {
             const vf d = vsub(c[j], m), e = exp_nonpos(d);
             c[j] = keep_exps ? e : d;
             if (j & 1)
@@ -64,27 +82,27 @@ static ALWAYS_INLINE vf lanes_exp_sum(size_t n, int keep_exps,
  * finite (c then holds the logits, S unset), or 0 after the sum if an S
  * is NaN: those rows go one by one to the paths that define them. */
 static ALWAYS_INLINE int lanes_stats(const float *x, size_t ld, size_t n,
-                                     int keep_exps, vf c[VEC_LANE_COLS], vf *m,
-                                     vf *s)
+                                     size_t cap, int keep_exps,
+                                     vf c[VEC_LANE_COLS], vf *m, vf *s)
 {
-    *m = lanes_load_max(x, ld, n, c);
+    *m = lanes_load_max(x, ld, n, cap, c);
     if (!vall_finite(*m))
         return 0;
-    *s = lanes_exp_sum(n, keep_exps, c, *m);
+    *s = lanes_exp_sum(n, cap, keep_exps, c, *m);
     return vall_finite(*s); /* S <= n unless a NaN */
 }
 
 /* Softmax (log_domain 0): exp(x - M) (1 / S); log-softmax: (x - M) -
  * log S, rounded as the other paths round them. */
-static ALWAYS_INLINE void rowwise_lanes_as(int log_domain, size_t rows,
-                                           size_t n, const float *x,
+static ALWAYS_INLINE void rowwise_lanes_as(size_t n, size_t cap, int log_domain,
+                                           size_t rows, const float *x,
                                            size_t ldx, float *y, size_t ldy)
 {
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         const float *xr = x + r * ldx;
         float *yr = y + r * ldy;
         vf c[VEC_LANE_COLS], m, s;
-        if (!lanes_stats(xr, ldx, n, !log_domain, c, &m, &s)) {
+        if (!lanes_stats(xr, ldx, n, cap, !log_domain, c, &m, &s)) {
             for (size_t k = 0; k < VLEN; k++)
                 rowwise_row_regs(log_domain, n, xr + k * ldx, yr + k * ldy);
             continue;
@@ -92,9 +110,9 @@ static ALWAYS_INLINE void rowwise_lanes_as(int log_domain, size_t rows,
         const vf f = log_domain ? vlog_pos(s) : vdiv(vset1(1.0f), s);
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++)
-            if (j < n)
+            if (j < cap && j < n)
                 c[j] = log_domain ? vsub(c[j], f) : vmul(c[j], f);
-        vstore_lanes(yr, ldy, n, c);
+        vstore_lanes(yr, ldy, n, cap, c);
     }
 }
 
@@ -103,31 +121,35 @@ static NOINLINE size_t rowwise_lanes(int log_domain, size_t rows, size_t n,
                                      const float *x, size_t ldx, float *y,
                                      size_t ldy)
 {
-    if (log_domain && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
-        rowwise_lanes_as(1, rows, VEC_LANE_COLS, x, ldx, y, ldy);
-    else if (log_domain)
-        rowwise_lanes_as(1, rows, n, x, ldx, y, ldy);
-    else if (n == VEC_LANE_COLS)
-        rowwise_lanes_as(0, rows, VEC_LANE_COLS, x, ldx, y, ldy);
+    if (log_domain)
+        LANES_BY_LENGTH(n, rowwise_lanes_as, 1, rows, x, ldx, y, ldy);
     else
-        rowwise_lanes_as(0, rows, n, x, ldx, y, ldy);
+        LANES_BY_LENGTH(n, rowwise_lanes_as, 0, rows, x, ldx, y, ldy);
     return rows / VLEN * VLEN;
 }
 
-/* logsumexp M + log S of the whole VLENs of rows; returns how many */
-static NOINLINE size_t logsumexp_lanes(size_t rows, size_t n, const float *x,
-                                       size_t ldx, float *lse)
+/* logsumexp M + log S */
+static ALWAYS_INLINE void logsumexp_lanes_as(size_t n, size_t cap, size_t rows,
+                                             const float *x, size_t ldx,
+                                             float *lse)
 {
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         const float *xr = x + r * ldx;
         vf c[VEC_LANE_COLS], m, s;
-        if (!lanes_stats(xr, ldx, n, 0, c, &m, &s)) {
+        if (!lanes_stats(xr, ldx, n, cap, 0, c, &m, &s)) {
             for (size_t k = 0; k < VLEN; k++)
                 lse[r + k] = logsumexp_row_regs(n, xr + k * ldx);
             continue;
         }
         vstore(lse + r, vadd(m, vlog_pos(s)));
     }
+}
+
+/* logsumexp of the whole VLENs of rows; returns how many */
+static NOINLINE size_t logsumexp_lanes(size_t rows, size_t n, const float *x,
+                                       size_t ldx, float *lse)
+{
+    LANES_BY_LENGTH(n, logsumexp_lanes_as, rows, x, ldx, lse);
     return rows / VLEN * VLEN;
 }
 #endif

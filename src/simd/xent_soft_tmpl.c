@@ -637,8 +637,9 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
  * Everything is loaded before the gradient is stored, so g may be z or
  * p. VLEN rows with a max or sum(q) that is not finite, or a NaN S, go
  * to xent_soft_rows. */
-static ALWAYS_INLINE void xent_soft_lanes_as(int want_loss, int want_grad,
-                                             size_t rows, size_t n,
+static ALWAYS_INLINE void xent_soft_lanes_as(size_t n, size_t cap,
+                                             int want_loss, int want_grad,
+                                             size_t rows,
                                              const float *z, size_t ldz,
                                              const float *p, size_t ldp,
                                              const smx_xent_params *prm,
@@ -653,16 +654,16 @@ static ALWAYS_INLINE void xent_soft_lanes_as(int want_loss, int want_grad,
         const float *zr = z + r * ldz, *pr = p + r * ldp;
         float *lr = want_loss ? loss + r : NULL, *gr = want_grad ? grad + r * ldg : NULL;
         vf c[VEC_LANE_COLS], q[VEC_LANE_COLS];
-        const vf m = lanes_load_max(zr, ldz, n, c);
+        const vf m = lanes_load_max(zr, ldz, n, cap, c);
         if (!vall_finite(m)) {
             xent_soft_rows(VLEN, n, zr, ldz, pr, ldp, prm, lr, gr, ldg);
             continue;
         }
-        vload_lanes(pr, ldp, n, q);
+        vload_lanes(pr, ldp, n, cap, q);
         vf sq0 = vzero(), sq1 = sq0, se0 = sq0, se1 = sq0, sqd0 = sq0, sqd1 = sq0;
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++) {
-            if (j < n) {
+            if (j < cap && j < n) {
                 q[j] = soft_q(q[j], smooth, vkeep, vspread);
                 if (j & 1) {
                     sq1 = vadd(sq1, q[j]);
@@ -684,9 +685,9 @@ static ALWAYS_INLINE void xent_soft_lanes_as(int want_loss, int want_grad,
             const vf a = vdiv(vmul(vscale, sq), s);
             UNROLL_ALL
             for (size_t j = 0; j < VEC_LANE_COLS; j++)
-                if (j < n)
+                if (j < cap && j < n)
                     c[j] = soft_grad(c[j], q[j], a, vnc);
-            vstore_lanes(gr, ldg, n, c);
+            vstore_lanes(gr, ldg, n, cap, c);
         }
     }
 }
@@ -697,14 +698,12 @@ static NOINLINE size_t xent_soft_lanes(size_t rows, size_t n, const float *z,
                                        const smx_xent_params *prm, float *loss,
                                        float *grad, size_t ldg)
 {
-    if (loss && grad && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
-        xent_soft_lanes_as(1, 1, rows, VEC_LANE_COLS, z, ldz, p, ldp, prm, loss, grad, ldg);
-    else if (loss && grad)
-        xent_soft_lanes_as(1, 1, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+    if (loss && grad)
+        LANES_BY_LENGTH(n, xent_soft_lanes_as, 1, 1, rows, z, ldz, p, ldp, prm, loss, grad, ldg);
     else if (grad)
-        xent_soft_lanes_as(0, 1, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+        LANES_BY_LENGTH(n, xent_soft_lanes_as, 0, 1, rows, z, ldz, p, ldp, prm, loss, grad, ldg);
     else
-        xent_soft_lanes_as(1, 0, rows, n, z, ldz, p, ldp, prm, loss, grad, ldg);
+        LANES_BY_LENGTH(n, xent_soft_lanes_as, 1, 0, rows, z, ldz, p, ldp, prm, loss, grad, ldg);
     return rows / VLEN * VLEN;
 }
 #endif

@@ -387,9 +387,10 @@ static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
  * read before the gradient, which may overwrite the logits, is written.
  * VLEN rows with an ignored target (whose logits are not read), a max
  * that is not finite or a NaN sum go as the grouped rows do. */
-static ALWAYS_INLINE void xent_lanes_as(int want_loss, int want_grad,
-                                        size_t rows, size_t n, const float *z,
-                                        size_t ldz, const int32_t *t,
+static ALWAYS_INLINE void xent_lanes_as(size_t n, size_t cap, int want_loss,
+                                        int want_grad, size_t rows,
+                                        const float *z, size_t ldz,
+                                        const int32_t *t,
                                         const smx_xent_params *prm,
                                         float *loss, float *grad, size_t ldg)
 {
@@ -402,7 +403,7 @@ static ALWAYS_INLINE void xent_lanes_as(int want_loss, int want_grad,
         vf c[VEC_LANE_COLS], m = vzero(), s = vzero();
         int live = !ignored;
         if (live) {
-            m = lanes_load_max(zr, ldz, n, c);
+            m = lanes_load_max(zr, ldz, n, cap, c);
             live = vall_finite(m);
         }
         vf zt = vzero();
@@ -411,9 +412,9 @@ static ALWAYS_INLINE void xent_lanes_as(int want_loss, int want_grad,
             zt = c[0];
             UNROLL_ALL
             for (size_t j = 1; j < VEC_LANE_COLS; j++)
-                if (j < n)
+                if (j < cap && j < n)
                     zt = vselect_eq(tf, vset1((float)j), c[j], zt);
-            s = lanes_exp_sum(n, want_grad, c, m);
+            s = lanes_exp_sum(n, cap, want_grad, c, m);
             live = vall_finite(s);
         }
         if (!live) {
@@ -435,9 +436,9 @@ static ALWAYS_INLINE void xent_lanes_as(int want_loss, int want_grad,
             const vf a = vdiv(vscale, s);
             UNROLL_ALL
             for (size_t j = 0; j < VEC_LANE_COLS; j++)
-                if (j < n)
+                if (j < cap && j < n)
                     c[j] = vfma(c[j], a, vselect_eq(tf, vset1((float)j), vnscale, vzero()));
-            vstore_lanes(grad + r * ldg, ldg, n, c);
+            vstore_lanes(grad + r * ldg, ldg, n, cap, c);
         }
     }
 }
@@ -448,14 +449,12 @@ static NOINLINE size_t xent_lanes(size_t rows, size_t n, const float *z,
                                   const smx_xent_params *prm, float *loss,
                                   float *grad, size_t ldg)
 {
-    if (loss && grad && n == VEC_LANE_COLS) /* straight-line code: see rowwise */
-        xent_lanes_as(1, 1, rows, VEC_LANE_COLS, z, ldz, t, prm, loss, grad, ldg);
-    else if (loss && grad)
-        xent_lanes_as(1, 1, rows, n, z, ldz, t, prm, loss, grad, ldg);
+    if (loss && grad)
+        LANES_BY_LENGTH(n, xent_lanes_as, 1, 1, rows, z, ldz, t, prm, loss, grad, ldg);
     else if (grad)
-        xent_lanes_as(0, 1, rows, n, z, ldz, t, prm, loss, grad, ldg);
+        LANES_BY_LENGTH(n, xent_lanes_as, 0, 1, rows, z, ldz, t, prm, loss, grad, ldg);
     else
-        xent_lanes_as(1, 0, rows, n, z, ldz, t, prm, loss, grad, ldg);
+        LANES_BY_LENGTH(n, xent_lanes_as, 1, 0, rows, z, ldz, t, prm, loss, grad, ldg);
     return rows / VLEN * VLEN;
 }
 #endif

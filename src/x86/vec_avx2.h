@@ -95,15 +95,19 @@ static inline vf vpack_onehot(int R, const int32_t *t)
     const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
     return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
 }
+/* The transposes are large enough that GCC may call them: always inline */
+#define LANES_INLINE static inline __attribute__((always_inline))
 /* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
  * (src/simd/rows_lanes_tmpl.c): vload_lanes gives c[j] whose lane k is
- * x[k ld + j] for j < n (c[j] for j >= n is unspecified); vstore_lanes
- * writes them back, y[k ld + j] = lane k of c[j] for j < n, nothing else.
+ * x[k ld + j] for j < n (c[j] for n <= j < cap is unspecified, past cap
+ * untouched); vstore_lanes writes them back, y[k ld + j] = lane k of c[j]
+ * for j < n, nothing else. cap is a constant, 8 or VEC_LANE_COLS: cap 8
+ * takes 4 < n <= 8, cap 16 (AVX-512) 8 < n <= 16.
  * An 8x8 transpose: 128-bit halves of rows k and k + 4 side by side (the
  * lane-crossing step taken by the loads and stores), then a 4x4 transpose
  * within each half, which is its own inverse. */
 #define VEC_LANE_COLS 8
-static inline void transpose4_halves(const vf a[4], vf t[4])
+LANES_INLINE void transpose4_halves(const vf a[4], vf t[4])
 {
     const vf lo01 = _mm256_unpacklo_ps(a[0], a[1]), hi01 = _mm256_unpackhi_ps(a[0], a[1]);
     const vf lo23 = _mm256_unpacklo_ps(a[2], a[3]), hi23 = _mm256_unpackhi_ps(a[2], a[3]);
@@ -112,8 +116,9 @@ static inline void transpose4_halves(const vf a[4], vf t[4])
     t[2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
     t[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
 }
-static inline void vload_lanes(const float *x, size_t ld, size_t n, vf c[8])
+LANES_INLINE void vload_lanes(const float *x, size_t ld, size_t n, size_t cap, vf c[8])
 {
+    (void)cap; /* always 8 */
     const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
     vf a[4], b[4];
     for (size_t k = 0; k < 4; k++) {
@@ -128,8 +133,9 @@ static inline void vload_lanes(const float *x, size_t ld, size_t n, vf c[8])
     transpose4_halves(a, c);
     transpose4_halves(b, c + 4);
 }
-static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
+LANES_INLINE void vstore_lanes(float *y, size_t ld, size_t n, size_t cap, const vf c[8])
 {
+    (void)cap;
     const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
     vf a[4], b[4];
     transpose4_halves(c, a);

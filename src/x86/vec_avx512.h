@@ -147,15 +147,17 @@ static inline void vstore_firsts(int R, float *dst, vf v)
     OPAQUE(f);
     _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
 }
+/* The transposes are large enough that GCC may call them: always inline */
+#define LANES_INLINE static inline __attribute__((always_inline))
 /* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
  * (src/simd/rows_lanes_tmpl.c), as in vec_avx2.h: c[j] lane k is
- * x[k ld + j], j < n. A 16x8 transpose: the 128-bit quarters of rows k,
- * k + 4, k + 8 and k + 12 side by side (the loads and stores take the
- * lane-crossing step), then a 4x4 transpose within each quarter, its own
- * inverse. The last quarters of rows of 5 to 7 are masked, and stored
- * from OPAQUE registers (see vstore_pack). */
-#define VEC_LANE_COLS 8
-static inline void transpose4_quarters(const vf a[4], vf t[4])
+ * x[k ld + j], j < n. A 16xn transpose, four columns at a time: the
+ * 128-bit quarters of rows k, k + 4, k + 8 and k + 12 side by side (the
+ * loads and stores take the lane-crossing step), then a 4x4 transpose
+ * within each quarter, its own inverse. The columns past the last whole
+ * four are masked, and stored from OPAQUE registers (see vstore_pack). */
+#define VEC_LANE_COLS 16
+LANES_INLINE void transpose4_quarters(const vf a[4], vf t[4])
 {
     const vf lo01 = _mm512_unpacklo_ps(a[0], a[1]), hi01 = _mm512_unpackhi_ps(a[0], a[1]);
     const vf lo23 = _mm512_unpacklo_ps(a[2], a[3]), hi23 = _mm512_unpackhi_ps(a[2], a[3]);
@@ -164,25 +166,25 @@ static inline void transpose4_quarters(const vf a[4], vf t[4])
     t[2] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
     t[3] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
 }
-/* x[0, 4) of rows x, x + 4 ld, x + 8 ld and x + 12 ld, those of n < 4
- * floats zero-padded */
-static inline vf load_quarters(const float *x, size_t ld, size_t n)
+/* x[0, w) of rows x, x + 4 ld, x + 8 ld and x + 12 ld, 0 < w <= 4,
+ * zero-padded */
+LANES_INLINE vf load_quarters(const float *x, size_t ld, size_t w)
 {
-    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    const __mmask8 k = (__mmask8)((1u << w) - 1);
     __m128 q[4];
     for (size_t i = 0; i < 4; i++)
-        q[i] = n == 4 ? _mm_loadu_ps(x + 4 * i * ld) : _mm_maskz_loadu_ps(k, x + 4 * i * ld);
+        q[i] = w == 4 ? _mm_loadu_ps(x + 4 * i * ld) : _mm_maskz_loadu_ps(k, x + 4 * i * ld);
     const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(q[0]), q[1], 1);
     const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(q[2]), q[3], 1);
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
-static inline void store_quarters(float *y, size_t ld, size_t n, vf v)
+LANES_INLINE void store_quarters(float *y, size_t ld, size_t w, vf v)
 {
-    const __mmask8 k = (__mmask8)((1u << n) - 1);
+    const __mmask8 k = (__mmask8)((1u << w) - 1);
     __m128 q[4] = {_mm512_castps512_ps128(v), _mm512_extractf32x4_ps(v, 1),
                    _mm512_extractf32x4_ps(v, 2), _mm512_extractf32x4_ps(v, 3)};
     for (size_t i = 0; i < 4; i++) {
-        if (n == 4) {
+        if (w == 4) {
             _mm_storeu_ps(y + 4 * i * ld, q[i]);
         } else {
             OPAQUE(q[i]);
@@ -190,24 +192,54 @@ static inline void store_quarters(float *y, size_t ld, size_t n, vf v)
         }
     }
 }
-static inline void vload_lanes(const float *x, size_t ld, size_t n, vf c[8])
+/* Columns [4 g, 4 g + w) of the rows, 0 < w <= 4: c[4 g, 4 g + 4) */
+LANES_INLINE void load_lanes4(const float *x, size_t ld, size_t w, size_t g, vf c[])
 {
-    vf a[4], b[4];
-    for (size_t k = 0; k < 4; k++) {
-        a[k] = load_quarters(x + k * ld, ld, 4);
-        b[k] = load_quarters(x + k * ld + 4, ld, n - 4);
-    }
-    transpose4_quarters(a, c);
-    transpose4_quarters(b, c + 4);
+    vf a[4];
+    for (size_t k = 0; k < 4; k++)
+        a[k] = load_quarters(x + k * ld + 4 * g, ld, w);
+    transpose4_quarters(a, c + 4 * g);
 }
-static inline void vstore_lanes(float *y, size_t ld, size_t n, const vf c[8])
+LANES_INLINE void store_lanes4(float *y, size_t ld, size_t w, size_t g, const vf c[])
 {
-    vf a[4], b[4];
-    transpose4_quarters(c, a);
-    transpose4_quarters(c + 4, b);
-    for (size_t k = 0; k < 4; k++) {
-        store_quarters(y + k * ld, ld, 4, a[k]);
-        store_quarters(y + k * ld + 4, ld, n - 4, b[k]);
+    vf a[4];
+    transpose4_quarters(c + 4 * g, a);
+    for (size_t k = 0; k < 4; k++)
+        store_quarters(y + k * ld + 4 * g, ld, w, a[k]);
+}
+/* Each group of four columns by a call of its own (as a loop, GCC kept c[]
+ * in memory), the width of each known where it can be: cap 8 takes 4 < n
+ * <= 8, cap 16 takes 8 < n <= 16. */
+LANES_INLINE void vload_lanes(const float *x, size_t ld, size_t n, size_t cap, vf c[16])
+{
+    load_lanes4(x, ld, 4, 0, c);
+    if (cap == 8) {
+        load_lanes4(x, ld, n - 4, 1, c);
+        return;
+    }
+    load_lanes4(x, ld, 4, 1, c);
+    if (n <= 12) {
+        load_lanes4(x, ld, n - 8, 2, c);
+        for (size_t j = 12; j < 16; j++) /* tells GCC c[] is set */
+            c[j] = _mm512_setzero_ps();
+    } else {
+        load_lanes4(x, ld, 4, 2, c);
+        load_lanes4(x, ld, n - 12, 3, c);
+    }
+}
+LANES_INLINE void vstore_lanes(float *y, size_t ld, size_t n, size_t cap, const vf c[16])
+{
+    store_lanes4(y, ld, 4, 0, c);
+    if (cap == 8) {
+        store_lanes4(y, ld, n - 4, 1, c);
+        return;
+    }
+    store_lanes4(y, ld, 4, 1, c);
+    if (n <= 12) {
+        store_lanes4(y, ld, n - 8, 2, c);
+    } else {
+        store_lanes4(y, ld, 4, 2, c);
+        store_lanes4(y, ld, n - 12, 3, c);
     }
 }
 /* VLEN class indices (small: exact in float) as floats, for vselect_eq */
