@@ -381,8 +381,8 @@ static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
 {
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         vf yc[VEC_LANE_COLS], vc[VEC_LANE_COLS], c0 = vzero(), c1 = c0;
-        vload_lanes(y + r * ldy, ldy, n, cap, yc);
-        vload_lanes(v + r * ldv, ldv, n, cap, vc);
+        lanes_load(y + r * ldy, ldy, n, cap, yc);
+        lanes_load(v + r * ldv, ldv, n, cap, vc);
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++) {
             if (j < cap && j < n) {
@@ -397,7 +397,7 @@ static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
         for (size_t j = 0; j < VEC_LANE_COLS; j++)
             if (j < cap && j < n)
                 yc[j] = out_value(k, yc[j], vc[j], &p);
-        vstore_lanes(out + r * ldo, ldo, n, cap, yc);
+        lanes_store(out + r * ldo, ldo, n, cap, yc);
     }
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rows of 4 < n <= VEC_LANE_COLS floats (5 to 8 on AVX2, to 16 on
- * AVX-512), VLEN rows at a time, one row per lane: the vector layer
- * transposes them (vload_lanes, vstore_lanes), so a row's max and sum are
+ * Rows of 4 < n <= VEC_LANE_COLS floats (5 to 16), VLEN rows at a time,
+ * one row per lane: the vector layer transposes them, four columns at a
+ * time (vload_cols4, vstore_cols4), so a row's max and sum are
  * n - 1 vertical operations across the vectors, where a row alone in a
  * vector takes a horizontal reduction for each, a chain of shuffles that
  * the next steps wait on. One vlog_pos serves VLEN rows' logs. The rows
@@ -11,7 +11,7 @@
  * after the parts it builds on; not a standalone header.
  */
 
-#ifndef VEC_LANE_COLS /* a vector layer without vload_lanes */
+#ifndef VEC_LANE_COLS /* a vector layer without vload_cols4 */
 #define VEC_LANE_COLS 0
 #endif
 
@@ -40,11 +40,53 @@ static int lane_rows(size_t rows, size_t n)
     ((n) == 8 ? f(8, 8, __VA_ARGS__) : f((n), 8, __VA_ARGS__))
 #endif
 
+/* VLEN rows of n floats x + k ld transposed into c: lane k of c[j] is
+ * x[k ld + j], j < n (c[j] for n <= j < cap unspecified, past cap
+ * untouched). cap 8 takes 4 < n <= 8, cap 16 8 < n <= 16. Each group of
+ * four columns by a call of its own, its width constant where it can be
+ * (as a loop, GCC kept c[] in memory). */
+static ALWAYS_INLINE void lanes_load(const float *x, size_t ld, size_t n,
+                                     size_t cap, vf c[VEC_LANE_COLS])
+{
+    vload_cols4(x, ld, 4, c);
+    if (cap == 8) {
+        vload_cols4(x + 4, ld, n - 4, c + 4);
+        return;
+    }
+    vload_cols4(x + 4, ld, 4, c + 4);
+    if (n <= 12) {
+        vload_cols4(x + 8, ld, n - 8, c + 8);
+        for (size_t j = 12; j < VEC_LANE_COLS; j++) /* tells GCC c[] is set */
+            c[j] = vzero();
+    } else {
+        vload_cols4(x + 8, ld, 4, c + 8);
+        vload_cols4(x + 12, ld, n - 12, c + 12);
+    }
+}
+
+/* y[k ld + j] = lane k of c[j], j < n, nothing else */
+static ALWAYS_INLINE void lanes_store(float *y, size_t ld, size_t n, size_t cap,
+                                      const vf c[VEC_LANE_COLS])
+{
+    vstore_cols4(y, ld, 4, c);
+    if (cap == 8) {
+        vstore_cols4(y + 4, ld, n - 4, c + 4);
+        return;
+    }
+    vstore_cols4(y + 4, ld, 4, c + 4);
+    if (n <= 12) {
+        vstore_cols4(y + 8, ld, n - 8, c + 8);
+    } else {
+        vstore_cols4(y + 8, ld, 4, c + 8);
+        vstore_cols4(y + 12, ld, n - 12, c + 12);
+    }
+}
+
 /* VLEN rows' logits transposed into c[0, n); returns each lane's row max */
 static ALWAYS_INLINE vf lanes_load_max(const float *x, size_t ld, size_t n,
                                        size_t cap, vf c[VEC_LANE_COLS])
 {
-    vload_lanes(x, ld, n, cap, c);
+    lanes_load(x, ld, n, cap, c);
     vf m0 = c[0], m1 = c[1];
     UNROLL_ALL
     for (size_t j = 2; j < VEC_LANE_COLS; j++) {
@@ -112,7 +154,7 @@ static ALWAYS_INLINE void rowwise_lanes_as(size_t n, size_t cap, int log_domain,
         for (size_t j = 0; j < VEC_LANE_COLS; j++)
             if (j < cap && j < n)
                 c[j] = log_domain ? vsub(c[j], f) : vmul(c[j], f);
-        vstore_lanes(yr, ldy, n, cap, c);
+        lanes_store(yr, ldy, n, cap, c);
     }
 }
 

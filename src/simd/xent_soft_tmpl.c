@@ -659,7 +659,7 @@ static ALWAYS_INLINE void xent_soft_lanes_as(size_t n, size_t cap,
             xent_soft_rows(VLEN, n, zr, ldz, pr, ldp, prm, lr, gr, ldg);
             continue;
         }
-        vload_lanes(pr, ldp, n, cap, q);
+        lanes_load(pr, ldp, n, cap, q);
         vf sq0 = vzero(), sq1 = sq0, se0 = sq0, se1 = sq0, sqd0 = sq0, sqd1 = sq0;
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++) {
@@ -687,7 +687,7 @@ static ALWAYS_INLINE void xent_soft_lanes_as(size_t n, size_t cap,
             for (size_t j = 0; j < VEC_LANE_COLS; j++)
                 if (j < cap && j < n)
                     c[j] = soft_grad(c[j], q[j], a, vnc);
-            vstore_lanes(gr, ldg, n, cap, c);
+            lanes_store(gr, ldg, n, cap, c);
         }
     }
 }

@@ -438,7 +438,7 @@ static ALWAYS_INLINE void xent_lanes_as(size_t n, size_t cap, int want_loss,
             for (size_t j = 0; j < VEC_LANE_COLS; j++)
                 if (j < cap && j < n)
                     c[j] = vfma(c[j], a, vselect_eq(tf, vset1((float)j), vnscale, vzero()));
-            vstore_lanes(grad + r * ldg, ldg, n, cap, c);
+            lanes_store(grad + r * ldg, ldg, n, cap, c);
         }
     }
 }

@@ -95,18 +95,16 @@ static inline vf vpack_onehot(int R, const int32_t *t)
     const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
     return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
 }
-/* The transposes are large enough that GCC may call them: always inline */
-#define LANES_INLINE static inline __attribute__((always_inline))
 /* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
- * (src/simd/rows_lanes_tmpl.c): vload_lanes gives c[j] whose lane k is
- * x[k ld + j] for j < n (c[j] for n <= j < cap is unspecified, past cap
- * untouched); vstore_lanes writes them back, y[k ld + j] = lane k of c[j]
- * for j < n, nothing else. cap is a constant, 8 or VEC_LANE_COLS: cap 8
- * takes 4 < n <= 8, cap 16 (AVX-512) 8 < n <= 16.
- * An 8x8 transpose: 128-bit halves of rows k and k + 4 side by side (the
- * lane-crossing step taken by the loads and stores), then a 4x4 transpose
- * within each half, which is its own inverse. */
-#define VEC_LANE_COLS 8
+ * (src/simd/rows_lanes_tmpl.c), four columns at a time: vload_cols4
+ * gives c[j] whose lane k is x[k ld + j] for j < w, 0 < w <= 4 (c[j] for
+ * j >= w unspecified); vstore_cols4 writes them back, y[k ld + j] = lane
+ * k of c[j] for j < w, nothing else. An 8x4 transpose: the 128-bit pieces
+ * of rows k and k + 4 side by side (the loads and stores take the
+ * lane-crossing step), then a 4x4 transpose within each half, its own
+ * inverse. Always inline: GCC called them, and kept c[] in memory. */
+#define VEC_LANE_COLS 16
+#define LANES_INLINE static inline __attribute__((always_inline))
 LANES_INLINE void transpose4_halves(const vf a[4], vf t[4])
 {
     const vf lo01 = _mm256_unpacklo_ps(a[0], a[1]), hi01 = _mm256_unpackhi_ps(a[0], a[1]);
@@ -116,40 +114,32 @@ LANES_INLINE void transpose4_halves(const vf a[4], vf t[4])
     t[2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
     t[3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
 }
-LANES_INLINE void vload_lanes(const float *x, size_t ld, size_t n, size_t cap, vf c[8])
+LANES_INLINE void vload_cols4(const float *x, size_t ld, size_t w, vf c[4])
 {
-    (void)cap; /* always 8 */
-    const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
-    vf a[4], b[4];
+    const __m128i m = _mm256_castsi256_si128(tail_mask(w));
+    vf a[4];
     for (size_t k = 0; k < 4; k++) {
         const float *r = x + k * ld, *r4 = x + (k + 4) * ld;
-        a[k] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)),
-                                    _mm_loadu_ps(r4), 1);
-        b[k] = n == 8 ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r + 4)),
-                                             _mm_loadu_ps(r4 + 4), 1)
-                      : _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(r + 4, m)),
-                                             _mm_maskload_ps(r4 + 4, m), 1);
+        a[k] = w == 4 ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)),
+                                             _mm_loadu_ps(r4), 1)
+                      : _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(r, m)),
+                                             _mm_maskload_ps(r4, m), 1);
     }
     transpose4_halves(a, c);
-    transpose4_halves(b, c + 4);
 }
-LANES_INLINE void vstore_lanes(float *y, size_t ld, size_t n, size_t cap, const vf c[8])
+LANES_INLINE void vstore_cols4(float *y, size_t ld, size_t w, const vf c[4])
 {
-    (void)cap;
-    const __m128i m = _mm256_castsi256_si128(tail_mask(n - 4));
-    vf a[4], b[4];
+    const __m128i m = _mm256_castsi256_si128(tail_mask(w));
+    vf a[4];
     transpose4_halves(c, a);
-    transpose4_halves(c + 4, b);
     for (size_t k = 0; k < 4; k++) {
         float *r = y + k * ld, *r4 = y + (k + 4) * ld;
-        _mm_storeu_ps(r, _mm256_castps256_ps128(a[k]));
-        _mm_storeu_ps(r4, _mm256_extractf128_ps(a[k], 1));
-        if (n == 8) {
-            _mm_storeu_ps(r + 4, _mm256_castps256_ps128(b[k]));
-            _mm_storeu_ps(r4 + 4, _mm256_extractf128_ps(b[k], 1));
+        if (w == 4) {
+            _mm_storeu_ps(r, _mm256_castps256_ps128(a[k]));
+            _mm_storeu_ps(r4, _mm256_extractf128_ps(a[k], 1));
         } else {
-            _mm_maskstore_ps(r + 4, m, _mm256_castps256_ps128(b[k]));
-            _mm_maskstore_ps(r4 + 4, m, _mm256_extractf128_ps(b[k], 1));
+            _mm_maskstore_ps(r, m, _mm256_castps256_ps128(a[k]));
+            _mm_maskstore_ps(r4, m, _mm256_extractf128_ps(a[k], 1));
         }
     }
 }

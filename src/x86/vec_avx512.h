@@ -147,16 +147,13 @@ static inline void vstore_firsts(int R, float *dst, vf v)
     OPAQUE(f);
     _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
 }
-/* The transposes are large enough that GCC may call them: always inline */
-#define LANES_INLINE static inline __attribute__((always_inline))
-/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
- * (src/simd/rows_lanes_tmpl.c), as in vec_avx2.h: c[j] lane k is
- * x[k ld + j], j < n. A 16xn transpose, four columns at a time: the
- * 128-bit quarters of rows k, k + 4, k + 8 and k + 12 side by side (the
- * loads and stores take the lane-crossing step), then a 4x4 transpose
- * within each quarter, its own inverse. The columns past the last whole
- * four are masked, and stored from OPAQUE registers (see vstore_pack). */
+/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane,
+ * four columns at a time, as in vec_avx2.h: a 16x4 transpose, the 128-bit
+ * quarters of rows k, k + 4, k + 8 and k + 12 side by side, then a 4x4
+ * transpose within each quarter. Partial pieces (w < 4) are stored from
+ * OPAQUE registers (see vstore_pack). Always inline (see vec_avx2.h). */
 #define VEC_LANE_COLS 16
+#define LANES_INLINE static inline __attribute__((always_inline))
 LANES_INLINE void transpose4_quarters(const vf a[4], vf t[4])
 {
     const vf lo01 = _mm512_unpacklo_ps(a[0], a[1]), hi01 = _mm512_unpackhi_ps(a[0], a[1]);
@@ -166,8 +163,7 @@ LANES_INLINE void transpose4_quarters(const vf a[4], vf t[4])
     t[2] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
     t[3] = _mm512_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
 }
-/* x[0, w) of rows x, x + 4 ld, x + 8 ld and x + 12 ld, 0 < w <= 4,
- * zero-padded */
+/* x[0, w) of rows x, x + 4 ld, x + 8 ld and x + 12 ld, zero-padded */
 LANES_INLINE vf load_quarters(const float *x, size_t ld, size_t w)
 {
     const __mmask8 k = (__mmask8)((1u << w) - 1);
@@ -192,55 +188,19 @@ LANES_INLINE void store_quarters(float *y, size_t ld, size_t w, vf v)
         }
     }
 }
-/* Columns [4 g, 4 g + w) of the rows, 0 < w <= 4: c[4 g, 4 g + 4) */
-LANES_INLINE void load_lanes4(const float *x, size_t ld, size_t w, size_t g, vf c[])
+LANES_INLINE void vload_cols4(const float *x, size_t ld, size_t w, vf c[4])
 {
     vf a[4];
     for (size_t k = 0; k < 4; k++)
-        a[k] = load_quarters(x + k * ld + 4 * g, ld, w);
-    transpose4_quarters(a, c + 4 * g);
+        a[k] = load_quarters(x + k * ld, ld, w);
+    transpose4_quarters(a, c);
 }
-LANES_INLINE void store_lanes4(float *y, size_t ld, size_t w, size_t g, const vf c[])
+LANES_INLINE void vstore_cols4(float *y, size_t ld, size_t w, const vf c[4])
 {
     vf a[4];
-    transpose4_quarters(c + 4 * g, a);
+    transpose4_quarters(c, a);
     for (size_t k = 0; k < 4; k++)
-        store_quarters(y + k * ld + 4 * g, ld, w, a[k]);
-}
-/* Each group of four columns by a call of its own (as a loop, GCC kept c[]
- * in memory), the width of each known where it can be: cap 8 takes 4 < n
- * <= 8, cap 16 takes 8 < n <= 16. */
-LANES_INLINE void vload_lanes(const float *x, size_t ld, size_t n, size_t cap, vf c[16])
-{
-    load_lanes4(x, ld, 4, 0, c);
-    if (cap == 8) {
-        load_lanes4(x, ld, n - 4, 1, c);
-        return;
-    }
-    load_lanes4(x, ld, 4, 1, c);
-    if (n <= 12) {
-        load_lanes4(x, ld, n - 8, 2, c);
-        for (size_t j = 12; j < 16; j++) /* tells GCC c[] is set */
-            c[j] = _mm512_setzero_ps();
-    } else {
-        load_lanes4(x, ld, 4, 2, c);
-        load_lanes4(x, ld, n - 12, 3, c);
-    }
-}
-LANES_INLINE void vstore_lanes(float *y, size_t ld, size_t n, size_t cap, const vf c[16])
-{
-    store_lanes4(y, ld, 4, 0, c);
-    if (cap == 8) {
-        store_lanes4(y, ld, n - 4, 1, c);
-        return;
-    }
-    store_lanes4(y, ld, 4, 1, c);
-    if (n <= 12) {
-        store_lanes4(y, ld, n - 8, 2, c);
-    } else {
-        store_lanes4(y, ld, 4, 2, c);
-        store_lanes4(y, ld, n - 12, 3, c);
-    }
+        store_quarters(y + k * ld, ld, w, a[k]);
 }
 /* VLEN class indices (small: exact in float) as floats, for vselect_eq */
 static inline vf vload_index(const int32_t *t)
