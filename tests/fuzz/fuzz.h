@@ -13,7 +13,7 @@
 #include "smxkern.h"
 
 /* Bounds that keep one input well under a millisecond. */
-#define FZ_MAX_ROWS 8
+#define FZ_MAX_ROWS 17
 #define FZ_MAX_COLS 300
 #define FZ_MAX_JAC 64 /* the Jacobian takes the first row, cut to this */
 

@@ -4,7 +4,8 @@
  * reads as 0, which decodes to defaults and to generated normal values, so
  * a short input still makes full rows.
  *
- *  0  rows = b % 9
+ *  0  rows = b < 0xF0 ? b % 9 : 9 + (b & 0xF) % 9 (up to 17: a whole
+ *     vector of rows one per lane and one more on AVX-512)
  *  1  cols = b < 0xC0 ? b % 67 : 67 + ((b & 0x3F) << 8 | byte 2) % 234
  *  3  seed, 4 sigma = 2^(b % 32 - 8): the generated values
  *  5  row paddings: in0 b & 7, in1 (b >> 3) & 7, outputs b >> 6
@@ -139,7 +140,8 @@ void fz_decode(const uint8_t *data, size_t size, fz *f)
 {
     reader r = {data, size};
     memset(f, 0, sizeof *f);
-    const size_t rows = byte(&r) % (FZ_MAX_ROWS + 1);
+    const unsigned r0 = byte(&r);
+    const size_t rows = r0 < 0xF0 ? r0 % 9 : 9 + (r0 & 0xFu) % 9;
     const unsigned c0 = byte(&r), c1 = byte(&r);
     const size_t cols = c0 < 0xC0 ? c0 % 67 : 67 + (((c0 & 0x3Fu) << 8) | c1) % 234;
     rng g = {0x5EEDull + byte(&r)};
