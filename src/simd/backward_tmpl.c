@@ -362,16 +362,18 @@ static ALWAYS_INLINE void backward_packed_as(int R, enum out_kind k,
 #endif
 
 #if VEC_LANE_COLS > VLEN / 2
-/* Rows of 5 to 8, VLEN at a time one per lane (rows_lanes_tmpl.c): the
+/* Rows of 5 to 16, VLEN at a time one per lane (rows_lanes_tmpl.c): the
  * reduction is n - 1 vertical operations, no horizontal one. Everything
  * is loaded before the outputs are stored, so out may be y or v. Taken
- * where the packs are not, for rows of more than half a vector (AVX2): Intel
- * Xeon, interleaved A/B against one row at a time, AVX2 softmax JVP
- * 4096x8 0.49 -> 0.16 ns per element, 4096x5 0.85 -> 0.34, log-softmax
- * JVP 4096x8 1.03 -> 0.49, VJP 1.09 -> 0.48. On AVX-512 the packs of
- * two rows of 8 are faster, the backward ops having no exp-sum-divide
- * chain for the lanes to shorten: softmax JVP 4096x8 0.14, 0.18 by lanes;
- * log-softmax JVP and VJP 10% faster. */
+ * where the packs are not, for rows of more than half a vector (AVX2 5 to
+ * 16, AVX-512 9 to 16). Intel Xeon, interleaved A/B against one row at a
+ * time: AVX2 softmax JVP 4096x8 0.49 -> 0.16 ns per element, 4096x16
+ * 0.29 -> 0.19, log-softmax JVP 4096x8 1.03 -> 0.49, VJP 1.09 -> 0.48;
+ * AVX-512 softmax JVP 4096x16 0.29 -> 0.21, log-softmax JVP and VJP
+ * 0.65-0.74 of the time. On AVX-512 the packs of two rows of up to 8 are
+ * the faster, the backward ops having no exp-sum-divide chain for the
+ * lanes to shorten: softmax JVP 4096x8 0.14, 0.18 by lanes; log-softmax
+ * JVP and VJP 10% faster. */
 static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
                                             enum out_kind k, enum dot_kind d,
                                             float sign, size_t rows,
@@ -449,7 +451,7 @@ static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
         return;
     }
 #endif
-#if VEC_LANE_COLS > VLEN / 2 /* AVX2; see backward_lanes_as */
+#if VEC_LANE_COLS > VLEN / 2 /* see backward_lanes_as */
     if (lane_rows(rows, cols)) {
         const size_t done = backward_lanes(k, d, sign, rows, cols, y, ldy, v,
                                            ldv, out, ldo);

@@ -379,7 +379,23 @@ static void xent_packed(size_t rows, size_t cols, const float *z, size_t ldz,
 #endif
 
 #if VEC_LANE_COLS
-/* Rows of 5 to 8 with no smoothing, VLEN at a time one per lane
+/* VLEN rows as the grouped rows take them: the lanes' fallback */
+static NOINLINE void xent_lanes_fallback(size_t n, const float *z, size_t ldz,
+                                         const int32_t *t,
+                                         const smx_xent_params *prm,
+                                         float *loss, float *grad, size_t ldg)
+{
+    float l[GROUP];
+    for (size_t k = 0; k < VLEN; k += GROUP) {
+        if (grad)
+            xent_rows_short(GROUP, n, z + k * ldz, ldz, t + k, prm,
+                            loss ? loss + k : l, grad + k * ldg, ldg, NULL);
+        else
+            xent_rows_loss(GROUP, n, z + k * ldz, ldz, t + k, prm, loss + k, NULL);
+    }
+}
+
+/* Rows of 5 to 16 with no smoothing, VLEN at a time one per lane
  * (rows_lanes_tmpl.c): z_t picked from the transposed logits by each
  * lane's target (vselect_eq), the exps kept beside S, the gradient
  * scale exp(d) / S - scale onehot(t) by one multiply-add, the losses
@@ -397,48 +413,40 @@ static ALWAYS_INLINE void xent_lanes_as(size_t n, size_t cap, int want_loss,
     const vf vscale = vset1(prm->grad_scale), vnscale = vset1(-prm->grad_scale);
     for (size_t r = 0; r + VLEN <= rows; r += VLEN) {
         const float *zr = z + r * ldz;
+        float *lr = want_loss ? loss + r : NULL, *gr = want_grad ? grad + r * ldg : NULL;
         int ignored = 0;
         for (size_t k = 0; k < VLEN; k++)
             ignored |= t[r + k] == prm->ignore_index;
-        vf c[VEC_LANE_COLS], m = vzero(), s = vzero();
-        int live = !ignored;
-        if (live) {
-            m = lanes_load_max(zr, ldz, n, cap, c);
-            live = vall_finite(m);
+        if (ignored) {
+            xent_lanes_fallback(n, zr, ldz, t + r, prm, lr, gr, ldg);
+            continue;
         }
-        vf zt = vzero();
+        vf c[VEC_LANE_COLS];
+        const vf m = lanes_load_max(zr, ldz, n, cap, c);
+        if (!vall_finite(m)) {
+            xent_lanes_fallback(n, zr, ldz, t + r, prm, lr, gr, ldg);
+            continue;
+        }
         const vf tf = vload_index(t + r);
-        if (live) {
-            zt = c[0];
-            UNROLL_ALL
-            for (size_t j = 1; j < VEC_LANE_COLS; j++)
-                if (j < cap && j < n)
-                    zt = vselect_eq(tf, vset1((float)j), c[j], zt);
-            s = lanes_exp_sum(n, cap, want_grad, c, m);
-            live = vall_finite(s);
-        }
-        if (!live) {
-            for (size_t k = 0; k < VLEN; k += GROUP) {
-                float l[GROUP];
-                if (want_grad)
-                    xent_rows_short(GROUP, n, zr + k * ldz, ldz, t + r + k, prm,
-                                    want_loss ? loss + r + k : l,
-                                    grad + (r + k) * ldg, ldg, NULL);
-                else
-                    xent_rows_loss(GROUP, n, zr + k * ldz, ldz, t + r + k, prm,
-                                   loss + r + k, NULL);
-            }
+        vf zt = c[0];
+        UNROLL_ALL
+        for (size_t j = 1; j < VEC_LANE_COLS; j++)
+            if (j < cap && j < n)
+                zt = vselect_eq(tf, vset1((float)j), c[j], zt);
+        const vf s = lanes_exp_sum(n, cap, want_grad, c, m);
+        if (!vall_finite(s)) {
+            xent_lanes_fallback(n, zr, ldz, t + r, prm, lr, gr, ldg);
             continue;
         }
         if (want_loss)
-            vstore(loss + r, vadd(vsub(m, zt), vlog_pos(s)));
+            vstore(lr, vadd(vsub(m, zt), vlog_pos(s)));
         if (want_grad) {
             const vf a = vdiv(vscale, s);
             UNROLL_ALL
             for (size_t j = 0; j < VEC_LANE_COLS; j++)
                 if (j < cap && j < n)
                     c[j] = vfma(c[j], a, vselect_eq(tf, vset1((float)j), vnscale, vzero()));
-            lanes_store(grad + r * ldg, ldg, n, cap, c);
+            lanes_store(gr, ldg, n, cap, c);
         }
     }
 }
