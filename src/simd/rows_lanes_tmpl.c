@@ -26,9 +26,12 @@ static int lane_rows(size_t rows, size_t n)
  * VEC_LANE_COLS, that bounds the vectors they use. LANES_BY_LENGTH(n, f,
  * ...) calls f(n, cap, ...) in the copies they are compiled in: n
  * constant where it is 8 or VEC_LANE_COLS (straight-line code, see
- * rowwise), else variable under the smallest cap. On AVX-512, the copy of
- * cap 16 measured 1.2-1.7x slower than the copy of cap 8 on rows of 5 to
- * 8 (Intel Xeon). */
+ * rowwise), else variable under the smallest cap. Intel Xeon, interleaved
+ * A/B: on AVX-512 the copy of cap 16 ran rows of 5 to 8 1.2-1.7x slower
+ * than the copy of cap 8; without the constant copies, rows of 8 and 16
+ * took 1.04-1.34x as long. The copies are most of the code these kernels
+ * add (the x86 objects' text went from 215 and 212 KB to 431 and 535 KB,
+ * AVX2 and AVX-512, release build). */
 #if VEC_LANE_COLS > 8
 #define LANES_BY_LENGTH(n, f, ...)                                          \
     ((n) == VEC_LANE_COLS ? f(VEC_LANE_COLS, VEC_LANE_COLS, __VA_ARGS__)    \
