@@ -170,7 +170,7 @@ START_TEST(lengths_strides_in_place)
     }
     /* Nine and seventeen rows of up to 17 floats: whole packs of four and
      * of two short rows (rows_packed_tmpl.c: up to 4 and 8 floats on
-     * AVX-512, 4 on AVX2), then a pair or a lone row left; rows of 5 to 8
+     * AVX-512, 4 on AVX2), then a pair or a lone row left; rows of 2 to 16
      * (AVX2) and 9 to 16 (AVX-512) a VLEN at a time one per lane
      * (rows_lanes_tmpl.c), then the rest; in place too, and the batch
      * flush against a guard page after it and before it. */

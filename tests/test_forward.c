@@ -93,9 +93,9 @@ START_TEST(lengths_strides_in_place)
      * (AVX2) rows at a time from 32 or 16 rows on (log_batch), so here
      * full batches, a partial last one, the pair and the lone row left,
      * and rows whose packs go row by row (+inf, NaN, all -inf) among them.
-     * Rows of 5 to 8 go VLEN at a time one per lane (rows_lanes_tmpl.c):
+     * Rows of 2 to 16 go VLEN at a time one per lane (rows_lanes_tmpl.c):
      * whole eights (AVX2) or sixteens (AVX-512), some with one of those
-     * rows, and 5 rows left. */
+     * rows, and 5 rows left for the packs; rows of 1 stay packed. */
     static const size_t short_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
     for (size_t k = 0; k < sizeof short_cols / sizeof short_cols[0]; k++) {
         const size_t cols = short_cols[k], rows = 37, ldx = cols + 2;
@@ -204,7 +204,7 @@ START_TEST(special_values)
         /* the special row second of five rows: it sits in a whole pack of
          * four short rows too (rows_packed_tmpl.c), whose fallback then
          * takes every row of the pack; of nine and seventeen, in a whole
-         * VLEN of rows one per lane (rows of 5 to 8, rows_lanes_tmpl.c) */
+         * VLEN of rows one per lane (rows of 2 to 16, rows_lanes_tmpl.c) */
         static const size_t row_counts[] = {5, 9, 17};
         for (size_t i = 0; i < sizeof row_counts / sizeof row_counts[0]; i++) {
             const size_t rows = row_counts[i];

@@ -22,7 +22,7 @@
 #define MAX_COLS EVERY_LEN_MAX
 /* Row counts: a whole pack of short rows (rows_packed_tmpl.c), its last
  * row flush against the guard; eight and sixteen, the same for a whole
- * VLEN of rows one per lane (rows of 5 to 8 on AVX2 and AVX-512,
+ * VLEN of rows one per lane (rows of 2 to 16 on AVX2 and AVX-512,
  * rows_lanes_tmpl.c); and nine, where cross-entropy takes rows of up to 8
  * vectors one at a time in registers, their losses batched. */
 static const size_t row_counts[] = {4, 8, 9, 16};

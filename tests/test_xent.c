@@ -307,7 +307,7 @@ START_TEST(special_rows)
     for (size_t cols = 1; cols <= 40; cols += cols < 8 ? 1 : 3) {
         /* Batches of five rows (on AVX-512, rows of up to 4 floats fill a
          * pack of four), of nine (rows of up to 8 vectors held in
-         * registers one at a time; on AVX2, rows of 5 to 8 eight at a time
+         * registers one at a time; on AVX2, rows of 2 to 16 eight at a time
          * one per lane) and of seventeen (the same on AVX-512, sixteen at
          * a time), and the special row alone. */
         const size_t rows = 17, ld = cols;

@@ -361,19 +361,20 @@ static ALWAYS_INLINE void backward_packed_as(int R, enum out_kind k,
 }
 #endif
 
-#if VEC_LANE_COLS > VLEN / 2
-/* Rows of 5 to 16, VLEN at a time one per lane (rows_lanes_tmpl.c): the
+#if VEC_LANE_COLS
+/* Rows of 2 to 16, VLEN at a time one per lane (rows_lanes_tmpl.c): the
  * reduction is n - 1 vertical operations, no horizontal one. Everything
  * is loaded before the outputs are stored, so out may be y or v. Taken
- * where the packs are not, for rows of more than half a vector (AVX2 5 to
- * 16, AVX-512 9 to 16). Intel Xeon, interleaved A/B against one row at a
- * time: AVX2 softmax JVP 4096x8 0.49 -> 0.16 ns per element, 4096x16
- * 0.29 -> 0.19, log-softmax JVP 4096x8 1.03 -> 0.49, VJP 1.09 -> 0.48;
- * AVX-512 softmax JVP 4096x16 0.29 -> 0.21, log-softmax JVP and VJP
- * 0.65-0.74 of the time. On AVX-512 the packs of two rows of up to 8 are
- * the faster, the backward ops having no exp-sum-divide chain for the
- * lanes to shorten: softmax JVP 4096x8 0.14, 0.18 by lanes; log-softmax
- * JVP and VJP 10% faster. */
+ * before the packs, except where the vector layer packs four rows
+ * (AVX-512), whose packs the backward ops keep for rows of up to half a
+ * vector: with no exp-sum-divide chain for the lanes to shorten, they
+ * measured 0.83-1.50x the packs' time there (faster at 4 floats, slower
+ * at 3 and from 5 to 8, either way at 2). Intel Xeon, interleaved A/B
+ * against the packs or one row at a time: AVX2 softmax JVP 4096x8 0.49
+ * -> 0.16 ns per element, 4096x4 0.23 -> 0.17, 4096x16 0.29 -> 0.19,
+ * log-softmax JVP 4096x8 1.03 -> 0.49, 4096x3 0.89 -> 0.72, VJP 4096x8
+ * 1.09 -> 0.48, 4096x2 1.15 -> 0.77; AVX-512 softmax JVP 4096x16 0.29 ->
+ * 0.21, log-softmax JVP and VJP 4096x16 0.65-0.74 of the time. */
 static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
                                             enum out_kind k, enum dot_kind d,
                                             float sign, size_t rows,
@@ -442,17 +443,8 @@ static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
                                         const float *v, size_t ldv,
                                         float *out, size_t ldo)
 {
-#if VEC_MAX_PACK
-    if (rows > 1 && cols <= VLEN / 2) {
-        if (pack_rows(cols) == 4)
-            backward_packed_as(4, k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo);
-        else
-            backward_packed_as(2, k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo);
-        return;
-    }
-#endif
-#if VEC_LANE_COLS > VLEN / 2 /* see backward_lanes_as */
-    if (lane_rows(rows, cols)) {
+#if VEC_LANE_COLS
+    if (lane_rows(rows, cols) && (VEC_MAX_PACK < 4 || cols > VLEN / 2)) {
         const size_t done = backward_lanes(k, d, sign, rows, cols, y, ldy, v,
                                            ldv, out, ldo);
         if (done == rows)
@@ -461,6 +453,15 @@ static ALWAYS_INLINE void backward_rows(enum out_kind k, enum dot_kind d,
         y += done * ldy;
         v += done * ldv;
         out += done * ldo;
+    }
+#endif
+#if VEC_MAX_PACK
+    if (rows > 1 && cols <= VLEN / 2) {
+        if (pack_rows(cols) == 4)
+            backward_packed_as(4, k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo);
+        else
+            backward_packed_as(2, k, d, sign, rows, cols, y, ldy, v, ldv, out, ldo);
+        return;
     }
 #endif
     const int from_memory = rows * cols > CACHED_BATCH / (3 * sizeof(float));

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rows of 4 < n <= VEC_LANE_COLS floats (5 to 16), VLEN rows at a time,
+ * Rows of 2 <= n <= VEC_LANE_COLS floats (2 to 16), VLEN rows at a time,
  * one row per lane: the vector layer transposes them, four columns at a
- * time (vload_cols4, vstore_cols4), so a row's max and sum are
- * n - 1 vertical operations across the vectors, where a row alone in a
- * vector takes a horizontal reduction for each, a chain of shuffles that
- * the next steps wait on. One vlog_pos serves VLEN rows' logs. The rows
+ * time (vload_cols4, vstore_cols4), so a row's max and sum are n - 1
+ * vertical operations across the vectors, where a row alone in a vector
+ * takes a horizontal reduction for each, a chain of shuffles that the
+ * next steps wait on (packed rows, one reduction within each segment). One vlog_pos serves VLEN rows' logs. The rows
  * past the last whole VLEN go the usual way.
  * A part of the kernel template: kernels_tmpl.c includes it, in order,
  * after the parts it builds on; not a standalone header.
@@ -16,41 +16,47 @@
 #endif
 
 #if VEC_LANE_COLS
-/* Whether rows of n floats go this way: VLEN of them or more */
+/* Whether rows of n floats go this way: VLEN of them or more, of 2 floats
+ * or more (a row of one needs no reduction). Rows of 2 to 4 went packed
+ * two or four to a vector before (rows_packed_tmpl.c), which stays for
+ * fewer rows; one per lane they are faster: Intel Xeon, interleaved A/B,
+ * softmax 4096x4 AVX2 0.63 -> 0.38 ns per element, AVX-512 0.47 -> 0.30,
+ * 4096x2 AVX2 1.39 -> 0.67, AVX-512 0.93 -> 0.53. */
 static int lane_rows(size_t rows, size_t n)
 {
-    return rows >= VLEN && n > 4 && n <= VEC_LANE_COLS;
+    return rows >= VLEN && n >= 2 && n <= VEC_LANE_COLS;
 }
 
-/* The kernels below take the row length n and a constant cap >= n, 8 or
- * VEC_LANE_COLS, that bounds the vectors they use. LANES_BY_LENGTH(n, f,
- * ...) calls f(n, cap, ...) in the copies they are compiled in: n
- * constant where it is 8 or VEC_LANE_COLS (straight-line code, see
+/* The kernels below take the row length n and a constant cap >= n, 4, 8
+ * or VEC_LANE_COLS, that bounds the vectors they use. LANES_BY_LENGTH(n,
+ * f, ...) calls f(n, cap, ...) in the copies they are compiled in: n
+ * constant where it is 4, 8 or VEC_LANE_COLS (straight-line code, see
  * rowwise), else variable under the smallest cap. Intel Xeon, interleaved
  * A/B: on AVX-512 the copy of cap 16 ran rows of 5 to 8 1.2-1.7x slower
  * than the copy of cap 8; without the constant copies, rows of 8 and 16
  * took 1.04-1.34x as long. The copies are most of the code these kernels
- * add (the x86 objects' text went from 215 and 212 KB to 431 and 535 KB,
+ * add (the x86 objects' text went from 215 and 212 KB to 470 and 562 KB,
  * AVX2 and AVX-512, release build). */
-#if VEC_LANE_COLS > 8
 #define LANES_BY_LENGTH(n, f, ...)                                          \
     ((n) == VEC_LANE_COLS ? f(VEC_LANE_COLS, VEC_LANE_COLS, __VA_ARGS__)    \
      : (n) > 8            ? f((n), VEC_LANE_COLS, __VA_ARGS__)              \
      : (n) == 8           ? f(8, 8, __VA_ARGS__)                            \
-                          : f((n), 8, __VA_ARGS__))
-#else
-#define LANES_BY_LENGTH(n, f, ...)                                          \
-    ((n) == 8 ? f(8, 8, __VA_ARGS__) : f((n), 8, __VA_ARGS__))
-#endif
+     : (n) > 4            ? f((n), 8, __VA_ARGS__)                          \
+     : (n) == 4           ? f(4, 4, __VA_ARGS__)                            \
+                          : f((n), 4, __VA_ARGS__))
 
 /* VLEN rows of n floats x + k ld transposed into c: lane k of c[j] is
  * x[k ld + j], j < n (c[j] for n <= j < cap unspecified, past cap
- * untouched). cap 8 takes 4 < n <= 8, cap 16 8 < n <= 16. Each group of
- * four columns by a call of its own, its width constant where it can be
- * (as a loop, GCC kept c[] in memory). */
+ * untouched). cap 4 takes 2 <= n <= 4, cap 8 4 < n <= 8, cap 16 8 < n <=
+ * 16. Each group of four columns by a call of its own, its width constant
+ * where it can be (as a loop, GCC kept c[] in memory). */
 static ALWAYS_INLINE void lanes_load(const float *x, size_t ld, size_t n,
                                      size_t cap, vf c[VEC_LANE_COLS])
 {
+    if (cap == 4) {
+        vload_cols4(x, ld, n, c);
+        return;
+    }
     vload_cols4(x, ld, 4, c);
     if (cap == 8) {
         vload_cols4(x + 4, ld, n - 4, c + 4);
@@ -71,6 +77,10 @@ static ALWAYS_INLINE void lanes_load(const float *x, size_t ld, size_t n,
 static ALWAYS_INLINE void lanes_store(float *y, size_t ld, size_t n, size_t cap,
                                       const vf c[VEC_LANE_COLS])
 {
+    if (cap == 4) {
+        vstore_cols4(y, ld, n, c);
+        return;
+    }
     vstore_cols4(y, ld, 4, c);
     if (cap == 8) {
         vstore_cols4(y + 4, ld, n - 4, c + 4);

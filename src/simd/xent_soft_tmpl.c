@@ -630,7 +630,7 @@ static ALWAYS_INLINE void xent_soft_packed_as(int R, size_t rows, size_t n,
 }
 
 #if VEC_LANE_COLS
-/* Soft rows of 5 to 16, VLEN at a time one per lane (rows_lanes_tmpl.c):
+/* Soft rows of 2 to 16, VLEN at a time one per lane (rows_lanes_tmpl.c):
  * z and p transposed, then as a packed row: max(z), sum(q), S and
  * sum(q d) across the vectors, the gradient a exp(d) - c q, the losses
  * log S sum(q) - sum(q d) from one vlog_pos, stored as a vector.

@@ -395,7 +395,7 @@ static NOINLINE void xent_lanes_fallback(size_t n, const float *z, size_t ldz,
     }
 }
 
-/* Rows of 5 to 16 with no smoothing, VLEN at a time one per lane
+/* Rows of 2 to 16 with no smoothing, VLEN at a time one per lane
  * (rows_lanes_tmpl.c): z_t picked from the transposed logits by each
  * lane's target (vselect_eq), the exps kept beside S, the gradient
  * scale exp(d) / S - scale onehot(t) by one multiply-add, the losses

@@ -95,7 +95,7 @@ static inline vf vpack_onehot(int R, const int32_t *t)
     const __m256i hit = _mm256_cmpeq_epi32(tv, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
     return _mm256_and_ps(_mm256_castsi256_ps(hit), _mm256_set1_ps(1.0f));
 }
-/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
+/* Rows of 2 <= n <= VEC_LANE_COLS floats, VLEN at a time, one per lane
  * (src/simd/rows_lanes_tmpl.c), four columns at a time: vload_cols4
  * gives c[j] whose lane k is x[k ld + j] for j < w, 0 < w <= 4 (c[j] for
  * j >= w unspecified); vstore_cols4 writes them back, y[k ld + j] = lane

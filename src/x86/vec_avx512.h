@@ -147,7 +147,7 @@ static inline void vstore_firsts(int R, float *dst, vf v)
     OPAQUE(f);
     _mm_mask_storeu_ps(dst, (__mmask8)((1u << R) - 1), f);
 }
-/* Rows of 4 < n <= VEC_LANE_COLS floats, VLEN at a time, one per lane,
+/* Rows of 2 <= n <= VEC_LANE_COLS floats, VLEN at a time, one per lane,
  * four columns at a time, as in vec_avx2.h: a 16x4 transpose, the 128-bit
  * quarters of rows k, k + 4, k + 8 and k + 12 side by side, then a 4x4
  * transpose within each quarter. Partial pieces (w < 4) are stored from
