@@ -16,6 +16,9 @@
 #endif
 
 #if VEC_LANE_COLS
+#if !VEC_MAX_PACK
+#error "rows one per lane need the packed rows: soft cross-entropy's lanes fall back to xent_soft_rows"
+#endif
 /* Whether rows of n floats go this way: VLEN of them or more, of 2 floats
  * or more (a row of one needs no reduction). Rows of 2 to 4 went packed
  * two or four to a vector before (rows_packed_tmpl.c), which stays for
@@ -35,7 +38,7 @@ static int lane_rows(size_t rows, size_t n)
  * A/B: on AVX-512 the copy of cap 16 ran rows of 5 to 8 1.2-1.7x slower
  * than the copy of cap 8; without the constant copies, rows of 8 and 16
  * took 1.04-1.34x as long. The copies are most of the code these kernels
- * add (the x86 objects' text went from 215 and 212 KB to 470 and 562 KB,
+ * add (the x86 objects' text went from 215 and 212 KB to 470 and 543 KB,
  * AVX2 and AVX-512, release build). */
 #define LANES_BY_LENGTH(n, f, ...)                                          \
     ((n) == VEC_LANE_COLS ? f(VEC_LANE_COLS, VEC_LANE_COLS, __VA_ARGS__)    \

@@ -67,10 +67,10 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
  * adds their sum to *s and sum(q (z - m)) over q != 0 to *qd, and sum(q)
  * to *sq unless sq is NULL: float in runs of SOFT_SQ_RUN elements (16
  * terms per lane, as row_affine_sum_max, and at most two more in the
- * last), double across them. Meanwhile it prefetches the first ahead_n elements of az and ap
- * (the same row of the next group; ahead_n 0 for none) to L1: interleaved
- * A/B on an Intel Xeon, 4096x128 6% faster on AVX-512 and 18% on AVX2,
- * 1024x1024 5%, other shapes within 1.5%. */
+ * last), double across them. Meanwhile it prefetches the first ahead_n
+ * elements of az and ap (the same row of the next group; ahead_n 0 for
+ * none) to L1: interleaved A/B on an Intel Xeon, 4096x128 6% faster on
+ * AVX-512 and 18% on AVX2, 1024x1024 5%, other shapes within 1.5%. */
 #define SOFT_SQ_RUN (32 * VLEN)
 static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
                                               size_t n, float m, float keep,

@@ -142,6 +142,22 @@ static void xent_rows_loss(size_t g, size_t cols, const float *z, size_t ldz,
     }
 }
 
+/* Up to GROUP rows as the grouped rows take them, with a gradient (loss
+ * may then be NULL) or the loss alone, nothing prefetched: where the
+ * packed, lane and register rows send the rows they do not define. */
+static ALWAYS_INLINE void xent_rows_fallback(size_t g, size_t cols,
+                                             const float *z, size_t ldz,
+                                             const int32_t *t,
+                                             const smx_xent_params *prm,
+                                             float *loss, float *grad,
+                                             size_t ldg)
+{
+    if (grad)
+        xent_rows_short(g, cols, z, ldz, t, prm, loss, grad, ldg, NULL);
+    else
+        xent_rows_loss(g, cols, z, ldz, t, prm, loss, NULL);
+}
+
 /* Long rows, or the loss alone of rows past GROUP_ROW: one statistics
  * pass reads the logits for max, sum and the target logit (plus their sum
  * when smoothing), and one more pass recomputes the exps to write the
@@ -249,10 +265,7 @@ static ALWAYS_INLINE void xent_row_regs_batched(size_t cols, const float *z,
     }
     if (isnan(s)) {
         float l;
-        if (g)
-            xent_rows_short(1, cols, z, cols, t, prm, &l, g, cols, NULL);
-        else
-            xent_rows_loss(1, cols, z, cols, t, prm, &l, NULL);
+        xent_rows_fallback(1, cols, z, cols, t, prm, &l, g, cols);
         if (lb)
             log_batch_put_value(lb, l);
         return;
@@ -332,10 +345,7 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
             ignored |= t[r + j] == prm->ignore_index;
         vf v, m, e, s;
         if (ignored || !pack_stats(R, zr, ldz, cols, &v, &m, &e, &s)) {
-            if (grad)
-                xent_rows_short(R, cols, zr, ldz, t + r, prm, l, gr, ldg, NULL);
-            else
-                xent_rows_loss(R, cols, zr, ldz, t + r, prm, l, NULL);
+            xent_rows_fallback(R, cols, zr, ldz, t + r, prm, l, gr, ldg);
             for (int j = 0; lb && j < R; j++)
                 log_batch_put_value(lb, l[j]);
             continue;
@@ -355,11 +365,8 @@ static ALWAYS_INLINE void xent_packed_as(int R, size_t rows, size_t cols,
     }
     if (r == rows)
         return;
-    if (grad)
-        xent_rows_short(1, cols, z + r * ldz, ldz, t + r, prm, l, grad + r * ldg,
-                        ldg, NULL);
-    else
-        xent_rows_loss(1, cols, z + r * ldz, ldz, t + r, prm, l, NULL);
+    xent_rows_fallback(1, cols, z + r * ldz, ldz, t + r, prm, l,
+                       grad ? grad + r * ldg : NULL, ldg);
     if (lb)
         log_batch_put_value(lb, l[0]);
 }
@@ -385,14 +392,10 @@ static NOINLINE void xent_lanes_fallback(size_t n, const float *z, size_t ldz,
                                          const smx_xent_params *prm,
                                          float *loss, float *grad, size_t ldg)
 {
-    float l[GROUP];
-    for (size_t k = 0; k < VLEN; k += GROUP) {
-        if (grad)
-            xent_rows_short(GROUP, n, z + k * ldz, ldz, t + k, prm,
-                            loss ? loss + k : l, grad + k * ldg, ldg, NULL);
-        else
-            xent_rows_loss(GROUP, n, z + k * ldz, ldz, t + k, prm, loss + k, NULL);
-    }
+    for (size_t k = 0; k < VLEN; k += GROUP)
+        xent_rows_fallback(GROUP, n, z + k * ldz, ldz, t + k, prm,
+                           loss ? loss + k : NULL, grad ? grad + k * ldg : NULL,
+                           ldg);
 }
 
 /* Rows of 2 to 16 with no smoothing, VLEN at a time one per lane
