@@ -101,4 +101,12 @@ void peer_onednn_context(void);
 void peer_onednn_shutdown(void);
 #endif
 
+#if SMXB_HAVE_PYTORCH
+/* PyTorch peer cases (peer_pytorch.cc, through libtorch's ATen):
+ * <op>/pytorch/<shape> for the ops PyTorch has kernels for. The context
+ * call sets its thread count: call it before the first case runs. */
+void peer_pytorch_register(bench_op op, const bench_shape *sh);
+void peer_pytorch_context(void);
+#endif
+
 #endif /* SMXB_BENCH_H */

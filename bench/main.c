@@ -64,6 +64,9 @@ static void add_context(void)
 #if SMXB_HAVE_ONEDNN
     peer_onednn_context();
 #endif
+#if SMXB_HAVE_PYTORCH
+    peer_pytorch_context();
+#endif
 }
 
 int main(int argc, char **argv)
@@ -79,6 +82,9 @@ int main(int argc, char **argv)
             bench_register_lib((bench_op)op, &bench_shapes[s]);
 #if SMXB_HAVE_ONEDNN
             peer_onednn_register((bench_op)op, &bench_shapes[s]);
+#endif
+#if SMXB_HAVE_PYTORCH
+            peer_pytorch_register((bench_op)op, &bench_shapes[s]);
 #endif
         }
     }

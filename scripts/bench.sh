@@ -3,7 +3,8 @@
 # Builds libsmxkern optimized, runs the benchmark suite pinned to one core,
 # stores the Google Benchmark JSON under bench-results/ and prints a table.
 #
-#   scripts/bench.sh [--quick | --full] [--filter REGEX] [-- BENCHMARK_ARGS...]
+#   scripts/bench.sh [--quick | --full] [--pytorch] [--filter REGEX]
+#                    [-- BENCHMARK_ARGS...]
 #
 #   --quick        (default) shapes 1x1000 64x1000 8x32000 1x4194304, short runs
 #   --full         every shape, 5 repetitions in random order (Google
@@ -11,6 +12,9 @@
 #                  memcpy/add floors', spread over the whole suite, so slow
 #                  drift of the machine hits all alike), medians reported,
 #                  and the x86 kernels' performance targets checked
+#   --pytorch      also install libtorch-dev (about 470 MB with its
+#                  dependencies) to benchmark PyTorch beside libsmxkern;
+#                  without it, PyTorch is benchmarked if already installed
 #   --filter RE    only benchmarks whose name matches RE (Google Benchmark
 #                  regex; names are op/isa/ROWSxCOLS and memcpy/ROWSxCOLS).
 #                  With --quick it is combined with the quick shapes.
@@ -31,26 +35,29 @@ say() { printf 'bench.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 mode=quick
+pytorch=0
 filter=
 extra=()
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) mode=quick ;;
     --full) mode=full ;;
+    --pytorch) pytorch=1 ;;
     --filter)
         [ $# -ge 2 ] || die "--filter needs a REGEX"
         filter=$2
         shift ;;
     --filter=*) filter=${1#--filter=} ;;
     --) shift; extra=("$@"); break ;;
-    -h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
     shift
 done
 
 # Debian/Ubuntu only (scripts/deps.sh); a machine that has everything does
-# nothing here. oneDNN is an optional peer: its absence only drops a column.
+# nothing here. oneDNN and PyTorch are optional peers: their absence only
+# drops a column.
 install_packages() {
     [ "${SMX_BENCH_NO_INSTALL:-0}" = 1 ] && return 0
     ensure_packages meson ninja-build pkg-config gcc g++ libsleef-dev \
@@ -58,6 +65,10 @@ install_packages() {
         die "could not install the packages the suite needs"
     ensure_packages libdnnl-dev >/dev/null 2>&1 ||
         say "note: libdnnl-dev not installed: no oneDNN column"
+    if [ $pytorch = 1 ]; then
+        ensure_packages libtorch-dev >/dev/null 2>&1 ||
+            die "could not install libtorch-dev (--pytorch)"
+    fi
 }
 
 warn_cpufreq() {
