@@ -108,7 +108,10 @@ void run(bench_op op, set_tensors &t, at::Tensor *loss = nullptr,
 }
 
 /* Compares row 0 of one untimed call on set 0 with libsmxkern's, so a
- * miswired peer shows. */
+ * miswired peer shows: within 1e-3 of the row's largest magnitude (and
+ * of the loss or logsumexp). Not tighter: PyTorch 1.13 sums a row in
+ * float, and its log-softmax of a row of 4M normal logits is 9e-4 off
+ * (ours 3e-6, against a double reference). */
 const char *check_against_lib(bench_op op, const bench_data *d, set_tensors &t)
 {
     at::Tensor loss, grad;
@@ -120,18 +123,21 @@ const char *check_against_lib(bench_op op, const bench_data *d, set_tensors &t)
     bench_data one = {1, d->cols, 1, &row};
     if (bench_ops[op].run(&one, &row) != SMX_OK)
         return "libsmxkern reference failed";
-    auto close = [](float got, float want) {
-        return std::fabs(got - want) <= 1e-4f * (1.0f + std::fabs(want));
+    float scale = 0.0f;
+    for (size_t j = 0; op != OP_LOGSUMEXP && j < d->cols; j++)
+        scale = std::fmax(scale, std::fabs(out[j]));
+    auto close = [](float got, float want, float scale) {
+        return std::fabs(got - want) <= 1e-3f * scale;
     };
     const bool rows_out = op == OP_LOGSUMEXP || is_xent(op);
     const float *theirs = is_xent(op) ? grad.data_ptr<float>() : d->sets[0].out;
     const float their_row = op == OP_LOGSUMEXP ? d->sets[0].row_out[0]
                             : is_xent(op)      ? loss.data_ptr<float>()[0]
                                                : 0.0f;
-    if (rows_out && !close(their_row, row_out[0]))
+    if (rows_out && !close(their_row, row_out[0], 1.0f + std::fabs(row_out[0])))
         return "PyTorch result differs from libsmxkern";
     for (size_t j = 0; op != OP_LOGSUMEXP && j < d->cols; j++)
-        if (!close(theirs[j], out[j]))
+        if (!close(theirs[j], out[j], scale))
             return "PyTorch result differs from libsmxkern";
     return nullptr;
 }
@@ -193,7 +199,7 @@ extern "C" void peer_pytorch_context(void)
     smxb_add_context("pytorch_threads", buf);
     /* ATen picks its best kernels (AVX512, AVX2) unless this caps them */
     const char *cap = getenv("ATEN_CPU_CAPABILITY");
-    smxb_add_context("pytorch_isa", cap && *cap ? cap : "best (ATen's own dispatch)");
+    smxb_add_context("pytorch_isa", cap && *cap ? cap : "ATen's default");
 }
 
 extern "C" void peer_pytorch_register(bench_op op, const bench_shape *sh)
