@@ -72,12 +72,12 @@ static ALWAYS_INLINE vf soft_exp_step(vf z, vf q, vf m, vf *se, vf *sqd)
  * none) to L1: interleaved A/B on an Intel Xeon, 4096x128 6% faster on
  * AVX-512 and 18% on AVX2, 1024x1024 5%, other shapes within 1.5%. */
 #define SOFT_SQ_RUN (32 * VLEN)
-static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
-                                              size_t n, float m, float keep,
-                                              float spread, int smooth,
-                                              float *e, double *s, double *qd,
-                                              double *sq, const float *az,
-                                              const float *ap, size_t ahead_n)
+static ALWAYS_INLINE void xent_soft_exp_block_as(const float *z, const float *p,
+                                                 size_t n, float m, float keep,
+                                                 float spread, int smooth,
+                                                 float *e, double *s, double *qd,
+                                                 double *sq, const float *az,
+                                                 const float *ap, size_t ahead_n)
 {
     const vf vm = vset1(m), vkeep = vset1(keep), vspread = vset1(spread);
     vf se0 = vzero(), se1 = se0, sqd0 = se0, sqd1 = se0, sq0 = se0, sq1 = se0;
@@ -128,6 +128,24 @@ static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
     *qd += vhsum(vadd(sqd0, sqd1));
     if (sq)
         *sq += vhsum(vadd(sq0, sq1));
+}
+
+/* xent_soft_exp_block_as with `smooth` a constant in each copy: left to
+ * GCC, the loop tested it every two vectors (a float compare and two
+ * branches). */
+static ALWAYS_INLINE void xent_soft_exp_block(const float *z, const float *p,
+                                              size_t n, float m, float keep,
+                                              float spread, int smooth,
+                                              float *e, double *s, double *qd,
+                                              double *sq, const float *az,
+                                              const float *ap, size_t ahead_n)
+{
+    if (smooth)
+        xent_soft_exp_block_as(z, p, n, m, keep, spread, 1, e, s, qd, sq, az,
+                               ap, ahead_n);
+    else
+        xent_soft_exp_block_as(z, p, n, m, keep, spread, 0, e, s, qd, sq, az,
+                               ap, ahead_n);
 }
 
 /* sum(q) over [0, n) of p, and max(z) into *zmax, from one loop. Without
