@@ -102,18 +102,17 @@ static ALWAYS_INLINE void prefetch_vecs(const float *p, size_t nv, int to_l1)
     }
 }
 
-/* With 16 vector registers (VEC_FEW_REGS, AVX2), the exp-sum loop's
- * constants, four exps in flight and four accumulators do not fit: GCC
- * kept three accumulators on the stack, each add a load and a store. Two
- * chains instead, where the adds' latency still hides behind the exps.
+/* With 16 vector registers (VEC_REGS: AVX2, and 32-bit NEON, not
+ * measured there), the exp-sum loop's constants, four exps in flight and
+ * four accumulators do not fit: GCC kept three accumulators on the stack,
+ * each add a load and a store. Two chains instead, where the adds'
+ * latency still hides behind the exps.
  * Interleaved A/B, AVX2 on an Intel Xeon, 42 cases of softmax,
  * log-softmax, logsumexp and class cross-entropy: 1024x1024 0.90-0.98 of
  * the time, 4096x128 0.95-1.02, 64x1000 0.97-1.00, the rest 0.96-1.01.
  * (One chain of pairwise sums, or two chains each adding a pair, measured
  * 0.92-1.07.) */
-#ifndef VEC_FEW_REGS
-#define VEC_FEW_REGS 0
-#endif
+#define VEC_FEW_REGS (VEC_REGS < 32)
 
 /* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
  * is NULL; with store_diff, y gets x - m instead (log-softmax). Meanwhile

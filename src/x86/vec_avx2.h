@@ -104,8 +104,6 @@ static inline vf vpack_onehot(int R, const int32_t *t)
  * lane-crossing step), then a 4x4 transpose within each half, its own
  * inverse. Always inline: GCC called them, and kept c[] in memory. */
 #define VEC_LANE_COLS 16
-/* 16 vector registers: fewer chains of sums (blocks_tmpl.c) */
-#define VEC_FEW_REGS 1
 #define LANES_INLINE static inline __attribute__((always_inline))
 LANES_INLINE void transpose4_halves(const vf a[4], vf t[4])
 {
