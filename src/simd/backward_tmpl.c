@@ -54,7 +54,10 @@ static ALWAYS_INLINE vf dot_step(enum dot_kind d, vf y, vf v, vf acc,
  * 25% faster, of 32000 15%; Intel Xeon, interleaved A/B). Steps that take
  * an exp hide it, and the pipelined rows' tail keeps one chain: there,
  * the chains' registers made GCC reload the exp's constants in the main
- * loop (log-softmax JVP 1x64 8% slower, VJP 64x1000 4%). */
+ * loop (log-softmax JVP 1x64 8% slower, VJP 64x1000 4%). With 16
+ * registers, steps that take an exp go in two chains, as block_exp_sum's
+ * (GCC kept two of four on the stack): AVX2 log-softmax JVP 1x64 0.96 of
+ * the time, 1x1000 0.98, the rest 0.98-1.01. */
 static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
                                      const float *v, size_t n, vf *ymax,
                                      int max_chains)
@@ -68,8 +71,13 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
         STEP(s0, ymax, i);
         STEP(s1, &m1, i + VLEN);
-        STEP(s2, &m2, i + 2 * VLEN);
-        STEP(s3, &m3, i + 3 * VLEN);
+        if (VEC_FEW_REGS && (d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS)) {
+            STEP(s0, &m2, i + 2 * VLEN); /* see block_exp_sum */
+            STEP(s1, &m3, i + 3 * VLEN);
+        } else {
+            STEP(s2, &m2, i + 2 * VLEN);
+            STEP(s3, &m3, i + 3 * VLEN);
+        }
     }
     for (; i + VLEN <= n; i += VLEN)
         STEP(s0, ymax, i);
