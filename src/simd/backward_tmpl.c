@@ -71,9 +71,9 @@ static ALWAYS_INLINE float block_dot(enum dot_kind d, const float *y,
     for (; i + 4 * VLEN <= n; i += 4 * VLEN) {
         STEP(s0, ymax, i);
         STEP(s1, &m1, i + VLEN);
-        if (VEC_FEW_REGS && (d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS)) {
-            STEP(s0, &m2, i + 2 * VLEN); /* see block_exp_sum */
-            STEP(s1, &m3, i + 3 * VLEN);
+        if (d == DOT_EXPY_V || d == DOT_EXPY_V_NONPOS) {
+            STEP(CHAIN_S2, &m2, i + 2 * VLEN);
+            STEP(CHAIN_S3, &m3, i + 3 * VLEN);
         } else {
             STEP(s2, &m2, i + 2 * VLEN);
             STEP(s3, &m3, i + 3 * VLEN);
@@ -144,14 +144,8 @@ static ALWAYS_INLINE double row_dot(enum out_kind k, enum dot_kind d,
  * and each chain still has a whole step of output work per add. AVX2 on an
  * Intel Xeon, interleaved A/B: log-softmax JVP 64x1000 and 16x2000 7-9%
  * faster, 4096x128 3%, 8x32000 2.5%, 1024x1024 1%; the VJP and softmax
- * within 1%. AVX-512 keeps four: two measured 0.98-1.02 there. */
-#if VEC_REGS >= 32
-#define PIPE_S2 s2
-#define PIPE_S3 s3
-#else
-#define PIPE_S2 s0
-#define PIPE_S3 s1
-#endif
+ * within 1%. AVX-512 keeps four: two measured 0.98-1.02 there. Hence
+ * CHAIN_S2 and CHAIN_S3 (blocks_tmpl.c). */
 
 /* One block [b, b + len) of out_row_dot_next (below) */
 static ALWAYS_INLINE double out_block_dot_next(enum out_kind k, enum dot_kind d,
@@ -170,8 +164,8 @@ static ALWAYS_INLINE double out_block_dot_next(enum out_kind k, enum dot_kind d,
     for (; i + 4 * VLEN <= b + len; i += 4 * VLEN) {
         STEP(s0, i);
         STEP(s1, i + VLEN);
-        STEP(PIPE_S2, i + 2 * VLEN);
-        STEP(PIPE_S3, i + 3 * VLEN);
+        STEP(CHAIN_S2, i + 2 * VLEN);
+        STEP(CHAIN_S3, i + 3 * VLEN);
         for (size_t j = i; j < i + 4 * VLEN; j += VLEN) {
             const vf out = out_value(k, vload(y + j), vload(v + j), p);
             if (stream)

@@ -113,6 +113,15 @@ static ALWAYS_INLINE void prefetch_vecs(const float *p, size_t nv, int to_l1)
  * (One chain of pairwise sums, or two chains each adding a pair, measured
  * 0.92-1.07.) */
 #define VEC_FEW_REGS (VEC_REGS < 32)
+/* The third and fourth of four chains of sums s0-s3: with few registers,
+ * the first and second again */
+#if VEC_FEW_REGS
+#define CHAIN_S2 s0
+#define CHAIN_S3 s1
+#else
+#define CHAIN_S2 s2
+#define CHAIN_S3 s3
+#endif
 
 /* sum of expfn(x - m) over n <= BLOCK elements, also stored to y unless y
  * is NULL; with store_diff, y gets x - m instead (log-softmax). Meanwhile
@@ -142,13 +151,8 @@ static ALWAYS_INLINE float block_exp_sum(const float *x, size_t n, float m,
             prefetch_vecs(ahead + PREFETCH_L2 + i, 4, 0);
         EXP_STEP(y + i, vload(x + i), s0);
         EXP_STEP(y + i + VLEN, vload(x + i + VLEN), s1);
-        if (VEC_FEW_REGS) { /* two chains: see VEC_FEW_REGS */
-            EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), s0);
-            EXP_STEP(y + i + 3 * VLEN, vload(x + i + 3 * VLEN), s1);
-        } else {
-            EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), s2);
-            EXP_STEP(y + i + 3 * VLEN, vload(x + i + 3 * VLEN), s3);
-        }
+        EXP_STEP(y + i + 2 * VLEN, vload(x + i + 2 * VLEN), CHAIN_S2);
+        EXP_STEP(y + i + 3 * VLEN, vload(x + i + 3 * VLEN), CHAIN_S3);
     }
     for (; i + VLEN <= n; i += VLEN)
         EXP_STEP(y + i, vload(x + i), s0);

@@ -5,8 +5,9 @@
  * time (vload_cols4, vstore_cols4), so a row's max and sum are n - 1
  * vertical operations across the vectors, where a row alone in a vector
  * takes a horizontal reduction for each, a chain of shuffles that the
- * next steps wait on (packed rows, one reduction within each segment). One vlog_pos serves VLEN rows' logs. The rows
- * past the last whole VLEN go the usual way.
+ * next steps wait on (packed rows, one reduction within each segment).
+ * One vlog_pos serves VLEN rows' logs. The rows past the last whole VLEN
+ * go the usual way.
  * A part of the kernel template: kernels_tmpl.c includes it, in order,
  * after the parts it builds on; not a standalone header.
  */

@@ -141,10 +141,10 @@ static ALWAYS_INLINE int pack_stats(int R, const float *x, size_t ld, size_t n,
  * time): softmax AVX-512 4096x8 1.24 -> 0.44 ns per element, 4096x7 1.39
  * -> 0.52, 4096x4 2.34 -> 0.43 (0.87 in pairs), 4096x2 4.71 -> 0.86;
  * AVX2 4096x4 1.73 -> 0.63, 4096x2 3.49 -> 1.26; two rows of 8 (AVX-512)
- * 1.65 -> 0.95. Log-softmax AVX-512 4096x8 1.84 ->
- * 0.71, 4096x4 3.59 -> 0.69, AVX2 4096x4 3.08 -> 1.13 (the two logs of a
- * pair as two scalar log_inline: 1.38 and 2.24; as one call of SLEEF's
- * logf: 1.17 and 2.33). */
+ * 1.65 -> 0.95. Log-softmax AVX-512 4096x8 1.84 -> 0.71, 4096x4 3.59 ->
+ * 0.69, AVX2 4096x4 3.08 -> 1.13 (the two logs of a pair as two scalar
+ * log_inline: 1.38 and 2.24; as one call of SLEEF's logf: 1.17 and
+ * 2.33). */
 static ALWAYS_INLINE void rowwise_packed_as(int R, int log_domain, size_t rows,
                                             size_t n, const float *x,
                                             size_t ldx, float *y, size_t ldy)
