@@ -85,6 +85,11 @@ void bench_data_release(void);
 void bench_set_counters(smxb_state *st, const bench_shape *sh,
                         unsigned bytes_per_elem, size_t nsets);
 
+/* Registers fn(st, arg) as <op>/<impl>/<shape>, the name the report
+ * parses, timed in microseconds (cases.c; the peers use it too). */
+void bench_register_case(bench_op op, const char *impl, const bench_shape *sh,
+                         smxb_fn fn, void *arg);
+
 /* Registers memcpy/<shape> and <op>/<isa>/<shape> for every ISA (cases.c). */
 void bench_register_memcpy(const bench_shape *sh);
 void bench_register_add(const bench_shape *sh);

@@ -260,6 +260,14 @@ void bench_register_add(const bench_shape *sh)
     smxb_bench_unit(smxb_register(name, bm_add, (void *)sh), SMXB_US);
 }
 
+void bench_register_case(bench_op op, const char *impl, const bench_shape *sh,
+                         smxb_fn fn, void *arg)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s/%s/%s", bench_ops[op].name, impl, sh->name);
+    smxb_bench_unit(smxb_register(name, fn, arg), SMXB_US);
+}
+
 void bench_register_lib(bench_op op, const bench_shape *sh)
 {
     for (size_t i = 0; i < NISAS; i++) {
@@ -267,9 +275,6 @@ void bench_register_lib(bench_op op, const bench_shape *sh)
             abort(); /* more shapes than room: a programming error */
         lib_case *c = &lib_cases[nlib_cases++];
         *c = (lib_case){op, isas[i], sh};
-        char name[96];
-        snprintf(name, sizeof name, "%s/%s/%s", bench_ops[op].name,
-                 smx_isa_name(isas[i]), sh->name);
-        smxb_bench_unit(smxb_register(name, bm_lib, c), SMXB_US);
+        bench_register_case(op, smx_isa_name(isas[i]), sh, bm_lib, c);
     }
 }

@@ -234,7 +234,5 @@ void peer_onednn_register(bench_op op, const bench_shape *sh)
         abort(); /* more shapes than room: a programming error */
     dnnl_case *c = &cases[ncases++];
     *c = (dnnl_case){op, sh};
-    char name[96];
-    snprintf(name, sizeof name, "%s/onednn/%s", bench_ops[op].name, sh->name);
-    smxb_bench_unit(smxb_register(name, bm_dnnl, c), SMXB_US);
+    bench_register_case(op, "onednn", sh, bm_dnnl, c);
 }

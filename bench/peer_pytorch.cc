@@ -53,6 +53,7 @@ bool is_xent(bench_op op)
  * PyTorch takes class indices as int64). */
 struct set_tensors {
     at::Tensor a, b, out, row_out, target;
+    at::Tensor ones; /* backward's gradient of the loss rows */
 };
 
 set_tensors wrap(bench_op op, const bench_data *d, const bench_set *s)
@@ -70,8 +71,10 @@ set_tensors wrap(bench_op op, const bench_data *d, const bench_set *s)
                        .to(at::kLong);
     else if (op == OP_CROSS_ENTROPY_SOFT)
         t.target = t.b;
-    if (is_xent(op))
+    if (is_xent(op)) {
         t.a = t.a.detach().requires_grad_(true); /* a leaf for autograd */
+        t.ones = at::ones({r}, f32);
+    }
     return t;
 }
 
@@ -95,7 +98,7 @@ void run(bench_op op, set_tensors &t, at::Tensor *loss = nullptr,
     case OP_CROSS_ENTROPY_SOFT: {
         at::Tensor l = at::cross_entropy_loss(t.a, t.target, {}, at::Reduction::None,
                                               -100, 0.0);
-        l.backward(at::ones_like(l));
+        l.backward(t.ones);
         if (loss)
             *loss = l.detach();
         if (grad)
@@ -210,7 +213,5 @@ extern "C" void peer_pytorch_register(bench_op op, const bench_shape *sh)
         abort(); /* more shapes than room: a programming error */
     torch_case *c = &cases[ncases++];
     *c = torch_case{op, sh};
-    char name[96];
-    snprintf(name, sizeof name, "%s/pytorch/%s", bench_ops[op].name, sh->name);
-    smxb_bench_unit(smxb_register(name, bm, c), SMXB_US);
+    bench_register_case(op, "pytorch", sh, bm, c);
 }
