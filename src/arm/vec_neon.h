@@ -68,6 +68,8 @@ static inline vf vsub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf vmul(vf a, vf b) { return vmulq_f32(a, b); }
 /* a * b + c, one rounding (vmlaq_f32 would round twice) */
 static inline vf vfma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+/* a * b - c, one rounding (NEON negates c first: two operations) */
+static inline vf vfmsub(vf a, vf b, vf c) { return vfmaq_f32(vnegq_f32(c), a, b); }
 /* lanes where a > b (false where either is NaN) */
 #if !defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
 /* GCC 12's arm_neon.h spells vcgtq_f32 and vcltq_f32 as C vector compares,

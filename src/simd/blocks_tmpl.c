@@ -262,6 +262,9 @@ enum out_kind {
     OUT_JVP,         /* x (x2 - a)                      softmax JVP, a = <y, v> */
     OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
     OUT_LSM_VJP,     /* exp(x) a + x2                   a = -sum(g) */
+    OUT_SOFT_GRAD,   /* a x + (m x2 + b)   soft CE from its exps x = exp(d),
+                        x2 = p: m = -c keep, b = -c spread */
+    OUT_SOFT_GRAD_UNIT, /* a x - x2             the same, c = 1, no smoothing */
     OUT_LSM_VJP_NONPOS /* the same where every x <= 0 (VEXP_ANY_COSTLY) */
 };
 
@@ -281,6 +284,8 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     case OUT_JVP: return vmul(x, vsub(x2, p->a));
     case OUT_LSM_JVP: return vsub(x2, p->a);
     case OUT_LSM_VJP: return vfma(exp_any(x), p->a, x2);
+    case OUT_SOFT_GRAD: return vfma(x, p->a, vfma(x2, p->m, p->b));
+    case OUT_SOFT_GRAD_UNIT: return vfmsub(x, p->a, x2);
     default: return vfma(exp_nonpos(x), p->a, x2);
     }
 }

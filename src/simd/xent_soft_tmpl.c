@@ -17,6 +17,12 @@ static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
     return vfma(e, a, vmul(q, nc));
 }
 
+/* soft_grad where `unit` says c = 1: a e - q, one operation */
+static ALWAYS_INLINE vf soft_grad_as(int unit, vf e, vf q, vf a, vf nc)
+{
+    return unit ? vfmsub(e, a, q) : soft_grad(e, q, a, nc);
+}
+
 /* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
  * over n <= BLOCK elements; returns the block's loss. */
 static ALWAYS_INLINE float xent_soft_block(const float *z, const float *p,
@@ -169,25 +175,21 @@ static ALWAYS_INLINE double soft_sum_q_max(const float *p, size_t n, int smooth,
                   : row_affine_sum_max(p, n, 1.0f, 0.0f, z, zmax);
 }
 
-/* g = a e - c q in place over the exps e held in g */
+/* g = a e - c q in place over the exps e held in g, as a e + (nk p + ns)
+ * with nk = -c keep and ns = -c spread: the scale folds into the
+ * smoothing's multiply-add, two operations per vector where q, then c q,
+ * then the gradient took three. With c = 1 and no smoothing (the
+ * defaults), one: a e - p. Wherever c = 1 the bits are those of
+ * a e + q (-c). AVX-512 stores aligned, as every last pass (out_head). */
 static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
                                      float a, float c, float keep,
                                      float spread, int smooth)
 {
-    const vf va = vset1(a), vnc = vset1(-c), vkeep = vset1(keep);
-    const vf vspread = vset1(spread);
-#define SOFT_GRAD(ev, pv) soft_grad(ev, soft_q(pv, smooth, vkeep, vspread), va, vnc)
-    size_t i = 0;
-    for (; i + 2 * VLEN <= n; i += 2 * VLEN) {
-        vstore(g + i, SOFT_GRAD(vload(g + i), vload(p + i)));
-        vstore(g + i + VLEN, SOFT_GRAD(vload(g + i + VLEN), vload(p + i + VLEN)));
-    }
-    for (; i + VLEN <= n; i += VLEN)
-        vstore(g + i, SOFT_GRAD(vload(g + i), vload(p + i)));
-    if (i < n)
-        vstore_part(g + i, SOFT_GRAD(vload_part(g + i, n - i, 0.0f),
-                                     vload_part(p + i, n - i, 0.0f)), n - i);
-#undef SOFT_GRAD
+    const out_params prm = params(-c * keep, a, -c * spread);
+    if (c == 1.0f && !smooth)
+        out_range(OUT_SOFT_GRAD_UNIT, g, p, g, n, &prm, 0);
+    else
+        out_range(OUT_SOFT_GRAD, g, p, g, n, &prm, 0);
 }
 
 /* Soft cross-entropy of one row (sum_q = sum(q), finite) from two passes
@@ -483,6 +485,23 @@ static NOINLINE void xent_soft_rows(size_t rows, size_t cols, const float *z,
     xent_soft_rows_inline(rows, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
 }
 
+/* Stores the gradient a exp(d) - c q of a row held in registers, exp(d)
+ * in r and q in q; `unit` as soft_grad_as. AVX-512, Intel Xeon: 64x128
+ * 3% faster with c = 1. */
+static ALWAYS_INLINE void soft_regs_store_grad(int unit, const reg_row *r,
+                                               const vf *q, vf a, vf nc,
+                                               float *g)
+{
+    UNROLL_ALL
+    for (size_t j = 0; j < REG_VECS; j++) {
+        const vf o = soft_grad_as(unit, r->v[j], q[j], a, nc);
+        if (j + 1 < r->nv || (j + 1 == r->nv && r->last == VLEN))
+            vstore(g + j * VLEN, o);
+        else if (j + 1 == r->nv)
+            vstore_part(g + j * VLEN, o, r->last);
+    }
+}
+
 /* A soft row of at most REG_VECS vectors held in registers from its loads
  * to its gradient store (rows_regs_tmpl.c):
  * max(z), then exp(z - M) over the registers beside S, sum(q d) and
@@ -535,15 +554,10 @@ static ALWAYS_INLINE void xent_soft_row_regs(size_t cols, const float *z,
     }
     if (g) {
         const vf a = vset1((float)(scale * (double)sq / (double)s));
-        const vf vnc = vset1((float)-scale);
-        UNROLL_ALL
-        for (size_t j = 0; j < REG_VECS; j++) {
-            const vf o = soft_grad(r.v[j], q[j], a, vnc);
-            if (j + 1 < r.nv || (j + 1 == r.nv && r.last == VLEN))
-                vstore(g + j * VLEN, o);
-            else if (j + 1 == r.nv)
-                vstore_part(g + j * VLEN, o, r.last);
-        }
+        if (scale == 1.0)
+            soft_regs_store_grad(1, &r, q, a, vset1(-1.0f), g);
+        else
+            soft_regs_store_grad(0, &r, q, a, vset1((float)-scale), g);
     }
     if (lb)
         log_batch_put_row(lb, s, sq, -vhsum(vadd(sqd0, sqd1)));
