@@ -360,7 +360,12 @@ static void xent_soft_rows_loss(size_t g, size_t cols, const float *z,
  * scalar reference, which overwrites the blocks already written: z and p
  * are intact. Blocks masked to -inf before any finite max are summed
  * against 0 instead (their exps are 0, their q d -inf where q != 0, for
- * any finite max) and scaled by exp(-inf) = 0. */
+ * any finite max) and scaled by exp(-inf) = 0. Each block's exp pass
+ * prefetches the next block of z and p to L1 (Intel Xeon, the bench,
+ * interleaved, time against before: 256x32000 0.88-0.90, 8x32000 0.89
+ * on AVX2 and 0.97 on AVX-512, 8x128256 0.94 and 0.99, 1x32000 0.98 and
+ * 0.99; prefetching the next block of g and p before each block of the
+ * gradient pass measured 3-12% slower). */
 static float xent_soft_row_online(size_t cols, const float *z, const float *p,
                                   const smx_xent_params *prm, float *g)
 {
@@ -383,8 +388,10 @@ static float xent_soft_row_online(size_t cols, const float *z, const float *p,
             m = bm;
         }
         mb[b / BLOCK] = m;
+        const size_t next = cols - b - len < BLOCK ? cols - b - len : BLOCK;
         xent_soft_exp_block(z + b, p + b, len, m == -INFINITY ? 0.0f : m, keep,
-                            spread, smooth, g + b, &s, &qd, &sum_q, NULL, NULL, 0);
+                            spread, smooth, g + b, &s, &qd, &sum_q, z + b + len,
+                            p + b + len, next);
     }
     if (m == -INFINITY || !isfinite(sum_q))
         return smx_xent_soft_row_scalar(cols, z, p, prm, g);
