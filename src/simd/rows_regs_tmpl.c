@@ -96,13 +96,15 @@ static ALWAYS_INLINE float reg_row_exp_sum(reg_row *r, float m, int keep)
     return vhsum(vadd(s0, s1));
 }
 
-/* y = out_value(k, v) over the row */
-static ALWAYS_INLINE void reg_row_store(const reg_row *r, enum out_kind k,
-                                       const out_params *p, float *y)
+/* y = out_value(k, v, x2) over the row; x2, vectors as the row's, is NULL
+ * for the kinds that take one operand */
+static ALWAYS_INLINE void reg_row_store(const reg_row *r, const vf *x2,
+                                       enum out_kind k, const out_params *p,
+                                       float *y)
 {
     UNROLL_ALL
     for (size_t j = 0; j < REG_VECS; j++) {
-        const vf o = out_value(k, r->v[j], vzero(), p);
+        const vf o = out_value(k, r->v[j], x2 ? x2[j] : vzero(), p);
         if (j + 1 < r->nv || (j + 1 == r->nv && r->last == VLEN))
             vstore(y + j * VLEN, o);
         else if (j + 1 == r->nv)
@@ -140,10 +142,10 @@ static ALWAYS_INLINE void rowwise_row_regs(int log_domain, size_t n,
     }
     if (log_domain) {
         const out_params p = params(m, (float)log_inline(s), 0.0f);
-        reg_row_store(&r, OUT_LOG_SOFTMAX, &p, y);
+        reg_row_store(&r, NULL, OUT_LOG_SOFTMAX, &p, y);
     } else {
         const out_params p = params(0.0f, (float)(1.0 / (double)s), 0.0f);
-        reg_row_store(&r, OUT_AFFINE, &p, y);
+        reg_row_store(&r, NULL, OUT_AFFINE, &p, y);
     }
 }
 

@@ -226,7 +226,7 @@ static float xent_row_regs(size_t cols, const float *z, int32_t t,
          * same float zt - m */
         const double p_t = (double)vfirst(exp_nonpos(vset1(zt - m))) / s;
         const out_params p = xent_grad_params(0.0f, scale, s, spread);
-        reg_row_store(&r, OUT_AFFINE, &p, g);
+        reg_row_store(&r, NULL, OUT_AFFINE, &p, g);
         g[t] = xent_target_grad(scale, p_t, keep, spread);
     }
     return want_loss ? xent_loss(m, log_inline(s), zt, keep, e, sum_z, cols) : 0.0f;
@@ -276,7 +276,7 @@ static ALWAYS_INLINE void xent_row_regs_batched(size_t cols, const float *z,
          * just stored: an exp of z_t - M to take p_t again cost 7% */
         const double scale = prm->grad_scale;
         const out_params p = xent_grad_params(0.0f, scale, s, 0.0);
-        reg_row_store(&r, OUT_AFFINE, &p, g);
+        reg_row_store(&r, NULL, OUT_AFFINE, &p, g);
         g[*t] -= (float)scale;
     }
     if (lb)
