@@ -175,6 +175,12 @@ START_TEST(flush_against_guard_pages)
             run_all_ops(4, long_cols[k], long_cols[k], at_end);
             run_all_ops(4, long_cols[k], long_cols[k] + 3, at_end);
         }
+    /* rows past 2^18 elements (SHORT_ROW), whose last pass streams its
+     * whole vectors from the first aligned one and prefetches ahead: two
+     * rows, the second starting off the vector alignment */
+    const size_t stream_cols = ((size_t)1 << 18) + 37;
+    for (int at_end = 0; at_end < 2; at_end++)
+        run_all_ops(2, stream_cols, stream_cols, at_end);
     for (size_t n = 1; n <= MAX_JAC; n++)
         for (int at_end = 0; at_end < 2; at_end++) {
             run_jacobian(n, n, at_end);

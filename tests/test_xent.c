@@ -291,7 +291,8 @@ START_TEST(long_rows)
     for (size_t o = 0; o < N_OPTS; o++) {
         check_class(rows, cols, z, cols, t, &option_sets[o], 3, 0);
         check_class(rows, cols, z, cols, t, &option_sets[o], 3, 1);
-        check_soft(rows, cols, z, p, cols, &option_sets[o], 3, 1);
+        for (int in_place = 0; in_place <= 2; in_place++)
+            check_soft(rows, cols, z, p, cols, &option_sets[o], 3, in_place);
     }
     free(z);
     free(p);
