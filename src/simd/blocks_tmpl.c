@@ -262,11 +262,11 @@ enum out_kind {
     OUT_JVP,         /* x (x2 - a)                      softmax JVP, a = <y, v> */
     OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
     OUT_LSM_VJP,     /* exp(x) a + x2                   a = -sum(g) */
+    OUT_LSM_VJP_NONPOS, /* the same where every x <= 0 (VEXP_ANY_COSTLY) */
     OUT_SOFT_GRAD,   /* a x + (m x2 + b)   soft CE, x = exp(d): x2 = p with
                         m = -c keep, b = -c spread, or x2 = q, m = -c, b = -0 */
-    OUT_SOFT_GRAD_UNIT, /* a x - x2          the same, c = 1 (x2 = p: no
+    OUT_SOFT_GRAD_UNIT /* a x - x2           the same, c = 1 (x2 = p: no
                                              smoothing) */
-    OUT_LSM_VJP_NONPOS /* the same where every x <= 0 (VEXP_ANY_COSTLY) */
 };
 
 typedef struct out_params {
