@@ -465,6 +465,38 @@ START_TEST(smoothing_below_float)
 }
 END_TEST
 
+/* The smallest grad_scale with smoothing close to 1 and targets far from
+ * probabilities: c q is a normal float where c keep and c e / n are not,
+ * so the scale must not be folded into the smoothing's constants (the
+ * fuzzer found a gradient off by 2^-85 that way). Every path: lone and
+ * grouped rows, rows in registers, block by block. */
+START_TEST(soft_scale_below_float)
+{
+    tests_use_isa(_i);
+    rng g = {23};
+    const smx_ce_opts o = {-100, 0x1.ffffdep-1f, 0x1p-149f};
+    static const size_t lengths[] = {1, 11, 17, 40, 128, 300, 3 * 2048 + 37};
+    static const size_t row_counts[] = {1, 2, 9};
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+            const size_t cols = lengths[li], rows = row_counts[ri], ld = cols;
+            float *z = alloc_sentinel(rows * ld), *p = alloc_sentinel(rows * ld);
+            fill_normal(&g, z, rows * ld, 0.01);
+            fill_normal(&g, p, rows * ld, 0.01);
+            for (size_t r = 0; r < rows; r++)
+                p[r * ld + (r * 7) % cols] = -0x1.801p+84f;
+            check_soft_every_way(rows, cols, z, p, ld);
+            for (int in_place = 0; in_place <= 2; in_place++)
+                check_soft(rows, cols, z, p, ld, &o, 3, in_place);
+            int32_t t[9];
+            live_targets(&g, t, rows, cols, o.ignore_index);
+            check_class_every_way(rows, cols, z, ld, t, &o);
+            free(z);
+            free(p);
+        }
+}
+END_TEST
+
 /* A -inf logit where the target mass is 0 gives a finite loss (no 0*inf),
  * and the gradient without smoothing is softmax - onehot. */
 START_TEST(zero_mass_terms_and_consistency)
@@ -526,6 +558,7 @@ int main(void)
     ADD_ISA_TEST(tc, long_rows);
     ADD_ISA_TEST(tc, special_rows);
     ADD_ISA_TEST(tc, soft_long_rows_by_block);
+    ADD_ISA_TEST(tc, soft_scale_below_float);
     ADD_ISA_TEST(tc, smoothing_below_float);
     ADD_ISA_TEST(tc, zero_mass_terms_and_consistency);
     suite_add_tcase(s, tc);

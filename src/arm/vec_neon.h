@@ -31,6 +31,7 @@
 #define VEC_REGS 32 /* v0-v31 */
 #else
 #define VEC_REGS 16 /* q0-q15 */
+#define VEC_FLUSHES_SUBNORMALS 1 /* see above */
 #endif
 
 typedef float32x4_t vf;

@@ -351,7 +351,7 @@ static ALWAYS_INLINE void backward_packed_as(int R, enum out_kind k,
         const vf yv = vload_pack(R, y + r * ldy, ldy, n, 0.0f);
         const vf vv = vload_pack(R, v + r * ldv, ldv, n, 0.0f);
         const vf c = vpack_sum(R, dot_term(d, yv, vv, vzero()));
-        const out_params p = {vzero(), vmul(vset1(sign), c), vzero()};
+        const out_params p = {vzero(), vmul(vset1(sign), c), vzero(), vzero()};
         vstore_pack(R, out + r * ldo, ldo, out_value(ko, yv, vv, &p), n);
     }
     if (R > 2 && rows - r >= 2) /* a pair of the rows left */
@@ -397,7 +397,7 @@ static ALWAYS_INLINE void backward_lanes_as(size_t n, size_t cap,
                     c0 = dot_term(d, yc[j], vc[j], c0);
             }
         }
-        const out_params p = {vzero(), vmul(vset1(sign), vadd(c0, c1)), vzero()};
+        const out_params p = {vzero(), vmul(vset1(sign), vadd(c0, c1)), vzero(), vzero()};
         UNROLL_ALL
         for (size_t j = 0; j < VEC_LANE_COLS; j++)
             if (j < cap && j < n)

@@ -237,6 +237,10 @@ static void fill(float *y, size_t n, float v)
 #define VEXP_ANY_COSTLY 0
 #endif
 
+#ifndef VEC_FLUSHES_SUBNORMALS /* ARMv7 NEON reads and writes them as 0 */
+#define VEC_FLUSHES_SUBNORMALS 0
+#endif
+
 #ifndef VEC_HAS_STREAM /* a vector layer without non-temporal stores */
 #define VEC_HAS_STREAM 0
 static inline void vstream(float *p, vf v) { vstore(p, v); }
@@ -263,14 +267,15 @@ enum out_kind {
     OUT_LSM_JVP,     /* x2 - a                          a = <exp(y), v> */
     OUT_LSM_VJP,     /* exp(x) a + x2                   a = -sum(g) */
     OUT_LSM_VJP_NONPOS, /* the same where every x <= 0 (VEXP_ANY_COSTLY) */
-    OUT_SOFT_GRAD,   /* a x + (m x2 + b)   soft CE, x = exp(d): x2 = p with
-                        m = -c keep, b = -c spread, or x2 = q, m = -c, b = -0 */
-    OUT_SOFT_GRAD_UNIT /* a x - x2           the same, c = 1 (x2 = p: no
-                                             smoothing) */
+    OUT_SOFT_GRAD,   /* a x + (m x2 + b) c  soft CE, x = exp(d), x2 = p:
+                        m = keep, b = spread, c = -scale */
+    OUT_SOFT_GRAD_Q, /* a x + x2 c          the same from q: x2 = q, or p
+                                            without smoothing */
+    OUT_SOFT_GRAD_UNIT /* a x - x2          the same with scale 1 */
 };
 
 typedef struct out_params {
-    vf m, a, b;
+    vf m, a, b, c; /* c: the soft gradient's only (params sets it 0) */
 } out_params;
 
 static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
@@ -285,7 +290,8 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     case OUT_JVP: return vmul(x, vsub(x2, p->a));
     case OUT_LSM_JVP: return vsub(x2, p->a);
     case OUT_LSM_VJP: return vfma(exp_any(x), p->a, x2);
-    case OUT_SOFT_GRAD: return vfma(x, p->a, vfma(x2, p->m, p->b));
+    case OUT_SOFT_GRAD: return vfma(x, p->a, vmul(vfma(x2, p->m, p->b), p->c));
+    case OUT_SOFT_GRAD_Q: return vfma(x, p->a, vmul(x2, p->c));
     case OUT_SOFT_GRAD_UNIT: return vfmsub(x, p->a, x2);
     default: return vfma(exp_nonpos(x), p->a, x2);
     }
@@ -397,6 +403,6 @@ static ALWAYS_INLINE void out_row(enum out_kind k, const float *x,
 
 static out_params params(float m, float a, float b)
 {
-    const out_params p = {vset1(m), vset1(a), vset1(b)};
+    const out_params p = {vset1(m), vset1(a), vset1(b), vzero()};
     return p;
 }

@@ -34,6 +34,7 @@
  * (softmax, log-softmax, logsumexp), backward_tmpl.c (JVPs and VJPs),
  * xent_tmpl.c and xent_soft_tmpl.c (cross-entropy), then the table below.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 

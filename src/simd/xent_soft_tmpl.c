@@ -179,21 +179,25 @@ static ALWAYS_INLINE double soft_sum_q_max(const float *p, size_t n, int smooth,
                   : row_affine_sum_max(p, n, 1.0f, 0.0f, z, zmax);
 }
 
-/* g = a e - c q in place over the exps e held in g, as a e + (nk p + ns)
- * with nk = -c keep and ns = -c spread: the scale folds into the
- * smoothing's multiply-add, two operations per vector where q, then c q,
- * then the gradient took three. With c = 1 and no smoothing (the
- * defaults), one: a e - p. Wherever c = 1 the bits are those of
- * a e + q (-c). AVX-512 stores aligned, as every last pass (out_head). */
+/* g = a e - c q in place over the exps e held in g. With the default
+ * scale 1 and no smoothing, one operation per vector, a e - p (the same
+ * bits as a e + p (-1)); without smoothing, two. AVX-512 stores aligned,
+ * as every last pass (out_head). (Folding c into the smoothing's
+ * multiply-add, as (-c keep) p + (-c spread), saves one more with
+ * smoothing, but c keep underflows where c q does not: the fuzzer found
+ * a gradient off by 2^-85 with c = 2^-149.) */
 static void xent_soft_grad_from_exps(float *g, const float *p, size_t n,
                                      float a, float c, float keep,
                                      float spread, int smooth)
 {
-    const out_params prm = params(-c * keep, a, -c * spread);
-    if (c == 1.0f && !smooth)
+    out_params prm = params(keep, a, spread);
+    prm.c = vset1(-c);
+    if (smooth)
+        out_range(OUT_SOFT_GRAD, g, p, g, n, &prm, 0);
+    else if (c == 1.0f)
         out_range(OUT_SOFT_GRAD_UNIT, g, p, g, n, &prm, 0);
     else
-        out_range(OUT_SOFT_GRAD, g, p, g, n, &prm, 0);
+        out_range(OUT_SOFT_GRAD_Q, g, p, g, n, &prm, 0);
 }
 
 /* Soft cross-entropy of one row (sum_q = sum(q), finite) from two passes
@@ -561,13 +565,13 @@ static ALWAYS_INLINE void xent_soft_row_regs(size_t cols, const float *z,
             log_batch_put_value(lb, l);
         return;
     }
-    if (g) { /* q is held smoothed: OUT_SOFT_GRAD's m = -c, b = -0 */
-        const float a = (float)(scale * (double)sq / (double)s);
-        const out_params gp = params(-(float)scale, a, -0.0f);
+    if (g) { /* q is held smoothed */
+        out_params gp = params(0.0f, (float)(scale * (double)sq / (double)s), 0.0f);
+        gp.c = vset1((float)-scale);
         if (scale == 1.0) /* a e - q, one operation: 64x128 3% faster */
             reg_row_store(&r, q, OUT_SOFT_GRAD_UNIT, &gp, g);
         else
-            reg_row_store(&r, q, OUT_SOFT_GRAD, &gp, g);
+            reg_row_store(&r, q, OUT_SOFT_GRAD_Q, &gp, g);
     }
     if (lb)
         log_batch_put_row(lb, s, sq, -vhsum(vadd(sqd0, sqd1)));
@@ -765,6 +769,10 @@ static void xent_soft(size_t rows, size_t cols, const float *z, size_t ldz,
                       const float *p, size_t ldp, const smx_xent_params *prm,
                       float *loss, float *grad, size_t ldg)
 {
+    if (scale_flushes(prm)) { /* see xent */
+        smx_xent_soft_scalar(rows, cols, z, ldz, p, ldp, prm, loss, grad, ldg);
+        return;
+    }
 #if VEC_LANE_COLS
     if (lane_rows(rows, cols) && !soft_q_underflows(prm, cols)) {
         const size_t done = xent_soft_lanes(rows, cols, z, ldz, p, ldp, prm,

@@ -470,10 +470,23 @@ static NOINLINE size_t xent_lanes(size_t rows, size_t n, const float *z,
 }
 #endif
 
+/* Where the vector unit reads subnormals as 0 (VEC_FLUSHES_SUBNORMALS), a
+ * subnormal grad_scale would scale every gradient to 0: such calls go to
+ * the scalar reference, whose scalar floating point does not flush. */
+static int scale_flushes(const smx_xent_params *prm)
+{
+    return VEC_FLUSHES_SUBNORMALS && prm->grad_scale != 0.0 &&
+           fabs(prm->grad_scale) < FLT_MIN;
+}
+
 static void xent(size_t rows, size_t cols, const float *z, size_t ldz,
                  const int32_t *targets, const smx_xent_params *prm,
                  float *loss, float *grad, size_t ldg)
 {
+    if (scale_flushes(prm)) {
+        smx_xent_scalar(rows, cols, z, ldz, targets, prm, loss, grad, ldg);
+        return;
+    }
     if (lone_short_row(rows, cols)) {
         const float l = xent_row_regs(cols, z, targets[0], prm, loss != NULL, grad);
         if (loss)
