@@ -274,6 +274,12 @@ enum out_kind {
     OUT_SOFT_GRAD_UNIT /* a x - x2          the same with scale 1 */
 };
 
+/* The soft cross-entropy gradient a exp(d) - c q, with nc = -c */
+static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
+{
+    return vfma(e, a, vmul(q, nc));
+}
+
 typedef struct out_params {
     vf m, a, b, c; /* c: the soft gradient's only (params sets it 0) */
 } out_params;
@@ -290,8 +296,8 @@ static ALWAYS_INLINE vf out_value(enum out_kind k, vf x, vf x2,
     case OUT_JVP: return vmul(x, vsub(x2, p->a));
     case OUT_LSM_JVP: return vsub(x2, p->a);
     case OUT_LSM_VJP: return vfma(exp_any(x), p->a, x2);
-    case OUT_SOFT_GRAD: return vfma(x, p->a, vmul(vfma(x2, p->m, p->b), p->c));
-    case OUT_SOFT_GRAD_Q: return vfma(x, p->a, vmul(x2, p->c));
+    case OUT_SOFT_GRAD: return soft_grad(x, vfma(x2, p->m, p->b), p->a, p->c);
+    case OUT_SOFT_GRAD_Q: return soft_grad(x, x2, p->a, p->c);
     case OUT_SOFT_GRAD_UNIT: return vfmsub(x, p->a, x2);
     default: return vfma(exp_nonpos(x), p->a, x2);
     }

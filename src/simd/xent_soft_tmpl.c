@@ -11,12 +11,6 @@ static ALWAYS_INLINE vf soft_q(vf p, int smooth, vf keep, vf spread)
     return smooth ? vfma(p, keep, spread) : p;
 }
 
-/* The soft cross-entropy gradient a exp(d) - c q, with nc = -c */
-static ALWAYS_INLINE vf soft_grad(vf e, vf q, vf a, vf nc)
-{
-    return vfma(e, a, vmul(q, nc));
-}
-
 /* loss terms q (log S - (z - M)) where q != 0, and grad = a exp(z - M) - c q
  * over n <= BLOCK elements; returns the block's loss. Prefetches z and p
  * STREAM_AHEAD ahead to L2 within their first `avail` elements, and with
